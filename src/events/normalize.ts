@@ -1,0 +1,65 @@
+/**
+ * Turns a raw stream message (Slack's JSON, unchanged) into the ChatEvent rules match on.
+ * A payload that can never be understood throws MalformedEventError (the detector dead-letters
+ * it); one that is fine but not for us (a deletion, a bot's own post) is `ignored`.
+ */
+import type { ChatEvent } from '../engine/types';
+
+/** The payload is broken: retrying will not help. `reason` says what and where. */
+export class MalformedEventError extends Error {
+  override name = 'MalformedEventError';
+}
+
+export type Normalized = { kind: 'event'; event: ChatEvent } | { kind: 'ignored'; reason: string };
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Subtypes that carry no new user text. */
+const ignoredSubtypes = new Set(['message_deleted', 'bot_message', 'channel_join', 'channel_leave', 'tombstone']);
+
+/** Ids become part of workflow ids and subjects: keep them to Slack's alphabet. */
+function id(value: unknown, field: string): string {
+  if (typeof value !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(value)) {
+    throw new MalformedEventError(`${field} is ${value === undefined ? 'missing' : `not an id: ${JSON.stringify(value).slice(0, 40)}`}`);
+  }
+  return value;
+}
+
+/** Normalizes the JSON of a message published on `subject` (chat.<source>.<team>.<event_type>). */
+export function normalize(subject: string, data: Uint8Array): Normalized {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data));
+  } catch (err) {
+    throw new MalformedEventError(`not JSON (${(err as Error).message})`);
+  }
+  if (!isObject(doc)) throw new MalformedEventError('not a JSON object');
+  const source = subject.split('.')[1] ?? 'slack';
+  if (source !== 'slack') throw new MalformedEventError(`no normalizer for source "${source}" (subject ${subject})`);
+  return normalizeSlack(doc);
+}
+
+/** Slack: an Events API `event_callback` envelope, or the inner `event` object alone. */
+export function normalizeSlack(doc: Json): Normalized {
+  const envelope = doc.type === 'event_callback' ? doc : undefined;
+  const event = envelope ? envelope.event : doc;
+  if (!isObject(event)) throw new MalformedEventError('event_callback without an "event" object');
+  if (event.type !== 'message') return { kind: 'ignored', reason: `event type ${String(event.type)}` };
+  if (typeof event.subtype === 'string' && ignoredSubtypes.has(event.subtype)) return { kind: 'ignored', reason: `message subtype ${event.subtype}` };
+  if (event.bot_id !== undefined) return { kind: 'ignored', reason: 'posted by a bot' };
+  if (typeof event.text !== 'string') throw new MalformedEventError('event.text is missing or not a string');
+  const team = id(envelope?.team_id ?? event.team, envelope ? 'team_id' : 'event.team');
+  return {
+    kind: 'event',
+    event: {
+      source: 'slack',
+      team,
+      channel: id(event.channel, 'event.channel'),
+      user: id(event.user, 'event.user'),
+      ts: id(event.ts, 'event.ts'),
+      eventType: 'message',
+      text: event.text,
+    },
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * The JetStream layout of ARCHITECTURE.md, created or brought up to date idempotently by whichever
+ * component starts first.
+ */
+import { AckPolicy, DeliverPolicy, nanos, type JetStreamManager, type StreamConfig } from 'nats';
+
+export const CHAT_STREAM = 'CHAT';
+export const DEADLETTER_STREAM = 'DEADLETTER';
+export const DETECTOR_CONSUMER = 'detector';
+
+/**
+ * Slack retries a delivery right away, after about 1 and about 5 minutes; a 10-minute window keeps
+ * every retry of one event_id from becoming a second stream message.
+ */
+export const CHAT_DUPLICATE_WINDOW_MS = 10 * 60_000;
+
+/** The subject of a chat event: chat.<source>.<team>.<event_type>. */
+export function chatSubject(source: string, team: string, eventType: string): string {
+  return `chat.${source}.${team}.${eventType}`;
+}
+
+/** Where a poison message goes: its subject under deadletter. */
+export function deadletterSubject(subject: string): string {
+  return `deadletter.${subject}`;
+}
+
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
+  const exists = await jsm.streams.info(config.name).then(
+    () => true,
+    () => false,
+  );
+  if (exists) await jsm.streams.update(config.name, config);
+  else await jsm.streams.add(config);
+}
+
+/** CHAT (with its dedup window), DEADLETTER, and the shared durable consumer of the detectors. */
+export async function ensureChatStreams(jsm: JetStreamManager): Promise<void> {
+  await ensureStream(jsm, { name: CHAT_STREAM, subjects: ['chat.>'], duplicate_window: nanos(CHAT_DUPLICATE_WINDOW_MS) });
+  await ensureStream(jsm, { name: DEADLETTER_STREAM, subjects: ['deadletter.>'], duplicate_window: nanos(CHAT_DUPLICATE_WINDOW_MS) });
+  const consumer = {
+    durable_name: DETECTOR_CONSUMER,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    // A message is redelivered if no detector acks it in 30 s (a detector died mid-message).
+    ack_wait: nanos(30_000),
+    // Unlimited: transient failures (Temporal down) must never drop an event; poison is dead-lettered explicitly.
+    max_deliver: -1,
+    max_ack_pending: 1000,
+  };
+  const exists = await jsm.consumers.info(CHAT_STREAM, DETECTOR_CONSUMER).then(
+    () => true,
+    () => false,
+  );
+  if (exists) {
+    const { ack_wait, max_deliver, max_ack_pending } = consumer;
+    await jsm.consumers.update(CHAT_STREAM, DETECTOR_CONSUMER, { ack_wait, max_deliver, max_ack_pending });
+  } else {
+    await jsm.consumers.add(CHAT_STREAM, consumer);
+  }
+}

@@ -1,0 +1,340 @@
+/**
+ * A Slack-compatible Web API simulator over HTTP. The real `@slack/web-api` WebClient reaches it
+ * through `slackApiUrl: sim.apiUrl`. Besides the Web API (`/api/<method>`) it serves a control
+ * surface under `/_sim/` for tests and the demo: post as a user, read emitted Events API
+ * payloads and the call log, inject faults.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { EventEmitter } from 'node:events';
+import { SlackApiError, Workspace, type SimMessage, type SimToken, type WorkspaceSeed } from './workspace';
+
+/** One fault, consumed by the next matching calls. */
+export interface Fault {
+  /** A Web API method such as `chat.delete`, or `*` for any. */
+  method: string;
+  /**
+   * `rate_limited`: HTTP 429 with `Retry-After: retryAfter` seconds. `server_error`: HTTP `status` (500).
+   * `slow`: answers normally after `delayMs`. `error`: HTTP 200 `{ ok: false, error }`.
+   */
+  kind: 'rate_limited' | 'server_error' | 'slow' | 'error';
+  /** How many calls it applies to before it is used up; default 1. */
+  times?: number;
+  retryAfter?: number;
+  status?: number;
+  delayMs?: number;
+  error?: string;
+}
+
+/** One Web API call as the simulator answered it. */
+export interface CallRecord {
+  at: number;
+  method: string;
+  args: Record<string, unknown>;
+  /** HTTP status sent. */
+  status: number;
+  ok: boolean;
+  error?: string;
+}
+
+/** An Events API `event_callback` envelope, as Slack would deliver it. */
+export interface EventEnvelope {
+  token: string;
+  team_id: string;
+  api_app_id: string;
+  type: 'event_callback';
+  event_id: string;
+  event_time: number;
+  event: Record<string, unknown>;
+}
+
+export interface SimulatorOptions {
+  seed?: WorkspaceSeed;
+  host?: string;
+  port?: number;
+}
+
+const MAX_BODY = 1 << 20;
+
+export class SlackSimulator {
+  readonly workspace: Workspace;
+  readonly calls: CallRecord[] = [];
+  readonly events: EventEnvelope[] = [];
+  private faults: (Fault & { left: number })[] = [];
+  private readonly emitter = new EventEmitter();
+  private server: Server | undefined;
+  private eventSeq = 0;
+  private baseUrl = '';
+
+  constructor(private readonly options: SimulatorOptions = {}) {
+    this.workspace = new Workspace(options.seed);
+  }
+
+  /** Base URL of the Web API, to pass as `slackApiUrl` (ends with `/api/`). */
+  get apiUrl(): string {
+    return `${this.baseUrl}/api/`;
+  }
+
+  get url(): string {
+    return this.baseUrl;
+  }
+
+  async start(): Promise<this> {
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: false, error: 'internal_error', detail: String(err) }));
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => resolve());
+    });
+    const addr = server.address() as AddressInfo;
+    this.baseUrl = `http://${addr.address}:${addr.port}`;
+    this.server = server;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Calls `listener` with every Events API payload the simulator emits from now on. */
+  onEvent(listener: (e: EventEnvelope) => void): () => void {
+    this.emitter.on('event', listener);
+    return () => this.emitter.off('event', listener);
+  }
+
+  injectFault(fault: Fault): void {
+    this.faults.push({ ...fault, left: fault.times ?? 1 });
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  /** Calls of `method` the simulator answered with `ok: true`. */
+  okCalls(method: string): CallRecord[] {
+    return this.calls.filter((c) => c.method === method && c.ok);
+  }
+
+  /** Posts as a person (the way a human types in Slack) and emits the `message` event. */
+  postAsUser(user: string, channel: string, text: string): { message: SimMessage; envelope: EventEnvelope } {
+    const message = this.workspace.post(channel, text, { user });
+    return { message, envelope: this.emitMessage(message) };
+  }
+
+  /** Edits a message as its author and emits `message_changed`. */
+  editAsUser(user: string, channel: string, ts: string, text: string): EventEnvelope {
+    const { before, after } = this.workspace.update(channel, ts, text, { kind: 'user', user });
+    return this.emit({
+      type: 'message',
+      subtype: 'message_changed',
+      channel,
+      channel_type: this.channelType(channel),
+      hidden: true,
+      ts: after.edited!.ts,
+      event_ts: after.edited!.ts,
+      message: { ...after },
+      previous_message: { ...before },
+    });
+  }
+
+  private channelType(id: string): string {
+    const kind = this.workspace.channel(id).kind;
+    return kind === 'channel' ? 'channel' : kind === 'group' ? 'group' : 'im';
+  }
+
+  private emitMessage(m: SimMessage): EventEnvelope {
+    return this.emit({ ...m, channel_type: this.channelType(m.channel), event_ts: m.ts, team: this.workspace.team.id });
+  }
+
+  private emit(event: Record<string, unknown>): EventEnvelope {
+    this.eventSeq += 1;
+    const envelope: EventEnvelope = {
+      token: 'sim-verification-token',
+      team_id: this.workspace.team.id,
+      api_app_id: 'A0SENTINEL',
+      type: 'event_callback',
+      event_id: `Ev${String(this.eventSeq).padStart(10, '0')}`,
+      event_time: Math.floor(Date.now() / 1000),
+      event,
+    };
+    this.events.push(envelope);
+    this.emitter.emit('event', envelope);
+    return envelope;
+  }
+
+  private takeFault(method: string): Fault | undefined {
+    const i = this.faults.findIndex((f) => f.method === method || f.method === '*');
+    if (i < 0) return undefined;
+    const f = this.faults[i]!;
+    f.left -= 1;
+    if (f.left <= 0) this.faults.splice(i, 1);
+    return f;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://sim');
+    const raw = await readBody(req);
+    if (raw === undefined) return send(res, 413, { ok: false, error: 'request_too_large' });
+    if (url.pathname.startsWith('/_sim/')) return this.control(req.method ?? 'GET', url, raw, res);
+    if (!url.pathname.startsWith('/api/')) return send(res, 404, { ok: false, error: 'not_found' });
+    const method = url.pathname.slice('/api/'.length);
+    let args: Record<string, unknown>;
+    try {
+      args = parseArgs(req.headers['content-type'], raw, url.searchParams);
+    } catch {
+      return send(res, 200, { ok: false, error: 'invalid_json' });
+    }
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const token = bearer ?? (typeof args.token === 'string' ? args.token : undefined);
+    delete args.token;
+
+    const record = (status: number, body: Record<string, unknown>) => {
+      this.calls.push({ at: Date.now(), method, args, status, ok: body.ok === true, ...(typeof body.error === 'string' ? { error: body.error } : {}) });
+      send(res, status, body);
+    };
+
+    const fault = this.takeFault(method);
+    if (fault?.kind === 'rate_limited') {
+      res.setHeader('Retry-After', String(fault.retryAfter ?? 1));
+      return record(429, { ok: false, error: 'ratelimited' });
+    }
+    if (fault?.kind === 'server_error') return record(fault.status ?? 500, { ok: false, error: 'internal_error' });
+    if (fault?.kind === 'error') return record(200, { ok: false, error: fault.error ?? 'fatal_error' });
+    if (fault?.kind === 'slow') await new Promise((r) => setTimeout(r, fault.delayMs ?? 5000));
+
+    try {
+      const auth = this.workspace.authenticate(token);
+      record(200, { ok: true, ...this.call(method, args, auth) });
+    } catch (err) {
+      if (err instanceof SlackApiError) return record(200, { ok: false, error: err.code });
+      throw err;
+    }
+  }
+
+  /** The Web API methods. Each returns the fields of a successful answer or throws SlackApiError. */
+  private call(method: string, a: Record<string, unknown>, auth: SimToken): Record<string, unknown> {
+    const ws = this.workspace;
+    const str = (name: string, missing = 'invalid_arguments'): string => {
+      const v = a[name];
+      if (typeof v !== 'string' || v === '') throw new SlackApiError(missing);
+      return v;
+    };
+    switch (method) {
+      case 'auth.test':
+        return {
+          url: `https://${ws.team.domain}.slack.com/`,
+          team: ws.team.name,
+          team_id: ws.team.id,
+          user: ws.user(auth.user).name,
+          user_id: auth.user,
+          ...(auth.bot_id ? { bot_id: auth.bot_id } : {}),
+        };
+      case 'chat.postMessage': {
+        const m = ws.post(str('channel', 'channel_not_found'), typeof a.text === 'string' ? a.text : '', {
+          user: auth.user,
+          ...(auth.bot_id ? { bot_id: auth.bot_id } : {}),
+        });
+        this.emitMessage(m);
+        return { channel: m.channel, ts: m.ts, message: m };
+      }
+      case 'chat.postEphemeral': {
+        const e = ws.postEphemeral(str('channel', 'channel_not_found'), str('user', 'user_not_found'), typeof a.text === 'string' ? a.text : '');
+        return { message_ts: e.message_ts };
+      }
+      case 'chat.delete': {
+        const channel = str('channel', 'channel_not_found');
+        const ts = str('ts', 'message_not_found');
+        ws.delete(channel, ts, auth);
+        this.emit({ type: 'message', subtype: 'message_deleted', channel, hidden: true, deleted_ts: ts, ts: ws.nextTs() });
+        return { channel, ts };
+      }
+      case 'chat.update': {
+        const channel = str('channel', 'channel_not_found');
+        const { after } = ws.update(channel, str('ts', 'message_not_found'), str('text', 'no_text'), auth);
+        return { channel, ts: after.ts, text: after.text };
+      }
+      case 'conversations.open': {
+        const users = str('users', 'users_list_not_supplied').split(',');
+        if (users.length !== 1) throw new SlackApiError('not_implemented');
+        return { channel: { id: ws.openIm(users[0]!).id } };
+      }
+      case 'conversations.history': {
+        const limit = Math.min(Number(a.limit ?? 100) || 100, 1000);
+        const all = ws.history(str('channel', 'channel_not_found'));
+        return { messages: all.slice(0, limit), has_more: all.length > limit };
+      }
+      case 'conversations.info':
+        return { channel: ws.channelInfo(str('channel', 'channel_not_found')) };
+      case 'users.info':
+        return { user: ws.userInfo(str('user', 'user_not_found')) };
+      default:
+        throw new SlackApiError('unknown_method');
+    }
+  }
+
+  private control(verb: string, url: URL, raw: string, res: ServerResponse): void {
+    const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+    const route = `${verb} ${url.pathname}`;
+    try {
+      switch (route) {
+        case 'POST /_sim/messages': {
+          const { message, envelope } = this.postAsUser(String(body.user), String(body.channel), String(body.text));
+          return send(res, 200, { ok: true, message, envelope });
+        }
+        case 'GET /_sim/events': {
+          const after = Number(url.searchParams.get('after') ?? 0);
+          return send(res, 200, { ok: true, events: this.events.slice(after) });
+        }
+        case 'GET /_sim/calls': {
+          const m = url.searchParams.get('method');
+          return send(res, 200, { ok: true, calls: m ? this.calls.filter((c) => c.method === m) : this.calls });
+        }
+        case 'POST /_sim/faults':
+          this.injectFault(body as unknown as Fault);
+          return send(res, 200, { ok: true });
+        case 'DELETE /_sim/faults':
+          this.clearFaults();
+          return send(res, 200, { ok: true });
+        default:
+          return send(res, 404, { ok: false, error: `no control route ${route}` });
+      }
+    } catch (err) {
+      if (err instanceof SlackApiError) return send(res, 400, { ok: false, error: err.code });
+      throw err;
+    }
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+  res.end(JSON.stringify(body));
+}
+
+/** Reads the body, or undefined when it exceeds MAX_BODY. */
+async function readBody(req: IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Web API arguments arrive form-encoded (the SDK's default), as JSON, or in the query string. */
+function parseArgs(contentType: string | undefined, raw: string, query: URLSearchParams): Record<string, unknown> {
+  const args: Record<string, unknown> = Object.fromEntries(query);
+  if (!raw) return args;
+  if (contentType?.includes('application/json')) return { ...args, ...(JSON.parse(raw) as Record<string, unknown>) };
+  for (const [k, v] of new URLSearchParams(raw)) args[k] = v;
+  return args;
+}

@@ -1,0 +1,46 @@
+/** The record `stack up` leaves behind so that `status`, `down` and the demo can find a running stack. */
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SIM_ADMIN_TOKEN, SIM_BOT_TOKEN } from '../slack-sim/workspace';
+import type { Endpoints, ServiceProcess } from './stack';
+
+export interface StackState {
+  startedAt: string;
+  endpoints: Endpoints;
+  services: ServiceProcess[];
+}
+
+export const stateFile = (home: string) => join(home, 'stack', 'state.json');
+
+export function readState(home: string): StackState | undefined {
+  const f = stateFile(home);
+  if (!existsSync(f)) return undefined;
+  return JSON.parse(readFileSync(f, 'utf8')) as StackState;
+}
+
+export function writeState(home: string, state: StackState): void {
+  writeFileSync(stateFile(home), JSON.stringify(state, null, 2));
+}
+
+export function clearState(home: string): void {
+  rmSync(stateFile(home), { force: true });
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The environment variables that point Sentinel's components at a stack. */
+export function stackEnv(e: Endpoints): Record<string, string> {
+  return {
+    TEMPORAL_ADDRESS: e.temporalAddress,
+    NATS_URL: e.natsUrl,
+    AWS_ENDPOINT_URL_KMS: e.kmsEndpoint,
+    ...(e.slackApiUrl ? { SLACK_API_URL: e.slackApiUrl, SLACK_ADMIN_TOKEN: SIM_ADMIN_TOKEN, SLACK_BOT_TOKEN: SIM_BOT_TOKEN } : {}),
+  };
+}

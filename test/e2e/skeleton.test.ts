@@ -1,0 +1,92 @@
+/**
+ * The walking skeleton end to end, on real servers: a raw Slack event_callback on JetStream →
+ * detector → incidentWorkflow on the Temporal dev server → chat.delete through @slack/web-api
+ * against the simulator.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chatSubject, CHAT_STREAM, DEADLETTER_STREAM, DETECTOR_CONSUMER } from '../../src/nats/streams';
+import type { IncidentState } from '../../workflows/types';
+import { eventually, incidentResult, startHarness, type Harness } from '../support/harness';
+
+const TEAM = 'T0SENTNL1';
+const subject = chatSubject('slack', TEAM, 'message');
+
+describe('skeleton: chat event to deleted message', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const publish = (body: unknown, msgID?: string) =>
+    h.nc.jetstream().publish(subject, typeof body === 'string' ? body : JSON.stringify(body), msgID ? { msgID } : undefined);
+
+  /** Waits until the detector has acked (or terminated) every stream message up to `seq`. */
+  const drained = (seq: number) =>
+    eventually(`the detector to ack stream message ${seq}`, async () => {
+      const info = await (await h.nc.jetstreamManager()).consumers.info(CHAT_STREAM, DETECTOR_CONSUMER);
+      return info.ack_floor.stream_seq >= seq && info.num_ack_pending === 0 && info;
+    });
+
+  it('deletes the message once even when the event is delivered twice', async () => {
+    const { message, envelope } = h.sim.postAsUser('U0ALICE01', 'C0GENERAL', 'Q3 board numbers attached, strictly confidential');
+
+    const first = await publish(envelope, envelope.event_id);
+    const retried = await publish(envelope, envelope.event_id); // Slack's retry: deduplicated by the stream
+    const redelivered = await publish(envelope); // a late duplicate the stream cannot catch: Temporal must
+    expect(first.duplicate).toBe(false);
+    expect(retried.duplicate).toBe(true);
+    expect(redelivered.seq).toBeGreaterThan(first.seq);
+
+    const incidentId = `incident/slack/${TEAM}/C0GENERAL/${message.ts}/confidential-keyword`;
+    const state = await incidentResult<IncidentState>(h.client, incidentId);
+    expect(state.status).toBe('resolved');
+    expect(state.steps.map((s) => [s.step, s.outcome])).toEqual([['delete', 'done']]);
+    expect(state.match.redacted).not.toContain('confidential');
+
+    await drained(redelivered.seq);
+    const deletes = h.sim.okCalls('chat.delete').filter((c) => c.args.ts === message.ts);
+    expect(deletes).toHaveLength(1);
+    expect(h.sim.workspace.history('C0GENERAL').map((m) => m.ts)).not.toContain(message.ts);
+
+    const runs = [];
+    for await (const w of h.client.workflow.list({ query: `WorkflowId = '${incidentId}'` })) runs.push(w);
+    expect(runs).toHaveLength(1);
+    expect(h.detector.stats).toMatchObject({ started: 1, alreadyStarted: 1 });
+  });
+
+  it('leaves a clean message where it is and opens no incident', async () => {
+    const before = h.detector.stats.started;
+    const { message, envelope } = h.sim.postAsUser('U0BOB0001', 'C0GENERAL', 'I am confident the release goes out Friday');
+    const ack = await publish(envelope, envelope.event_id);
+    await drained(ack.seq);
+    expect(h.detector.stats.started).toBe(before);
+    expect(h.sim.workspace.history('C0GENERAL').map((m) => m.ts)).toContain(message.ts);
+  });
+
+  it('sets a malformed event aside with its reason instead of dropping or retrying it', async () => {
+    const ack = await publish('{"type":"event_callback","event":', 'malformed-1');
+    await drained(ack.seq);
+    const jsm = await h.nc.jetstreamManager();
+    const dead = await jsm.streams.getMessage(DEADLETTER_STREAM, { last_by_subj: `deadletter.${subject}` });
+    expect(dead.header.get('Sentinel-Reason')).toMatch(/^not JSON/);
+    expect(dead.header.get('Sentinel-Stream-Seq')).toBe(String(ack.seq));
+    expect(new TextDecoder().decode(dead.data)).toBe('{"type":"event_callback","event":');
+  });
+
+  it('marks the incident needs_attention when Slack refuses the delete, without retrying forever', async () => {
+    h.sim.injectFault({ method: 'chat.delete', kind: 'error', error: 'cant_delete_message' });
+    const { message, envelope } = h.sim.postAsUser('U0ALICE01', 'C0ENGINEE', 'confidential: roadmap draft');
+    await publish(envelope, envelope.event_id);
+    const incidentId = `incident/slack/${TEAM}/C0ENGINEE/${message.ts}/confidential-keyword`;
+    const state = await incidentResult<IncidentState>(h.client, incidentId);
+    const handle = h.client.workflow.getHandle(incidentId);
+    expect(state.status).toBe('needs_attention');
+    expect(state.steps[0]).toMatchObject({ step: 'delete', outcome: 'failed', detail: expect.stringContaining('cant_delete_message') });
+    expect(h.sim.calls.filter((c) => c.method === 'chat.delete' && c.args.ts === message.ts)).toHaveLength(1);
+    const described = await handle.describe();
+    expect(described.typedSearchAttributes.getAll().find((p) => p.key.name === 'SentinelStatus')?.value).toBe('needs_attention');
+  });
+});

@@ -1,0 +1,31 @@
+/** Starts one private dev stack on free ports for the test run, and stops it afterwards. */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { sentinelHome } from '../../src/paths';
+import { freePorts, startStack, type Endpoints, type RunningStack } from '../../src/stack/stack';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    stack: Endpoints;
+  }
+}
+
+let stack: RunningStack | undefined;
+
+export async function setup(project: TestProject): Promise<void> {
+  const dir = join(sentinelHome, 'test-stacks', String(process.pid));
+  stack = await startStack({
+    home: sentinelHome,
+    dir,
+    ports: await freePorts(),
+    progress: (line) => process.stderr.write(`[test stack] ${line}\n`),
+  });
+  project.provide('stack', stack.endpoints);
+}
+
+export async function teardown(): Promise<void> {
+  if (!stack) return;
+  await stack.stop();
+  rmSync(stack.dir, { recursive: true, force: true });
+}

@@ -1,0 +1,109 @@
+/**
+ * The pipeline under test, wired to the run's private stack: the Slack simulator (real HTTP), a
+ * NATS connection, a Temporal client, a remediation worker and a detector. Each suite gets its own
+ * task queue and fresh CHAT/DEADLETTER streams.
+ */
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Runtime, type Worker, type WorkflowBundle } from '@temporalio/worker';
+import { connect, type NatsConnection } from 'nats';
+import { inject } from 'vitest';
+import { loadConfig, type Config } from '../../src/config';
+import { Detector } from '../../src/detector/detector';
+import { loadRules } from '../../src/engine/load';
+import { createLogger, silentLogger } from '../../src/log';
+import { CHAT_STREAM, DEADLETTER_STREAM, ensureChatStreams } from '../../src/nats/streams';
+import { SlackSimulator } from '../../src/slack-sim/server';
+import { SIM_ADMIN_TOKEN, SIM_BOT_TOKEN } from '../../src/slack-sim/workspace';
+import { createRemediationWorker, workflowsPath } from '../../src/worker/worker';
+import { projectRoot } from '../../src/paths';
+import { join } from 'node:path';
+
+let bundle: Promise<WorkflowBundle> | undefined;
+let runtimeInstalled = false;
+
+/** The workflow bundle, built once per test file. */
+export function workflowBundle(): Promise<WorkflowBundle> {
+  bundle ??= bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } });
+  return bundle;
+}
+
+export interface Harness {
+  config: Config;
+  sim: SlackSimulator;
+  nc: NatsConnection;
+  client: Client;
+  worker: Worker;
+  detector: Detector;
+  close(): Promise<void>;
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function eventually<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The result of an incident workflow, once the detector has started it. */
+export async function incidentResult<T>(client: Client, workflowId: string, timeoutMs = 30_000): Promise<T> {
+  const handle = client.workflow.getHandle(workflowId);
+  await eventually(`incident ${workflowId} to start`, () => handle.describe().then(() => true, () => false), timeoutMs);
+  return (await handle.result()) as T;
+}
+
+export async function startHarness(): Promise<Harness> {
+  if (!runtimeInstalled) {
+    // Keep the SDK's signal handlers out of the test runner.
+    Runtime.install({ shutdownSignals: [] });
+    runtimeInstalled = true;
+  }
+  const stack = inject('stack');
+  const sim = await new SlackSimulator().start();
+  const config = loadConfig({
+    TEMPORAL_ADDRESS: stack.temporalAddress,
+    NATS_URL: stack.natsUrl,
+    SLACK_API_URL: sim.apiUrl,
+    SLACK_ADMIN_TOKEN: SIM_ADMIN_TOKEN,
+    SLACK_BOT_TOKEN: SIM_BOT_TOKEN,
+    SENTINEL_TASK_QUEUE: `test-${randomUUID()}`,
+    SENTINEL_RULES_DIR: join(projectRoot, 'rules'),
+  });
+
+  const nc = await connect({ servers: config.nats.servers });
+  const jsm = await nc.jetstreamManager();
+  for (const s of [CHAT_STREAM, DEADLETTER_STREAM]) await jsm.streams.delete(s).catch(() => false);
+  await ensureChatStreams(jsm);
+
+  const client = new Client({ connection: await Connection.connect({ address: config.temporal.address }) });
+  const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
+  const worker = await createRemediationWorker({ connection: nativeConnection, config, workflowBundle: await workflowBundle() });
+  const workerRun = worker.run();
+
+  const rules = loadRules(config.rulesDir);
+  const detector = new Detector({ nc, temporal: client, taskQueue: config.temporal.taskQueue, rules: () => rules, log: process.env.TEST_LOG ? createLogger({ level: 'debug' }) : silentLogger });
+  const detectorRun = detector.run();
+
+  return {
+    config,
+    sim,
+    nc,
+    client,
+    worker,
+    detector,
+    async close() {
+      await detector.stop();
+      await detectorRun;
+      worker.shutdown();
+      await workerRun;
+      await nativeConnection.close();
+      await client.connection.close();
+      await nc.drain();
+      await sim.stop();
+    },
+  };
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // One private dev stack (Temporal, NATS, moto) for the whole run, on free ports.
+    globalSetup: ['test/support/global-setup.ts'],
+    // End-to-end suites share the stack's CHAT stream: run files one at a time (2 cores anyway).
+    fileParallelism: false,
+    testTimeout: 60_000,
+    hookTimeout: 180_000,
+    reporters: ['default'],
+  },
+});

@@ -1,0 +1,11 @@
+/** Failure types that activities raise and workflows act on: one list, shared by both sides. */
+export const FailureType = {
+  /** Slack refused for good (cant_delete_message, invalid_auth, channel_not_found, …): an operator must act. */
+  SlackPermanent: 'SlackPermanent',
+  /** Slack answered 429: retried after its Retry-After. */
+  SlackRateLimited: 'SlackRateLimited',
+  /** Slack or the network failed for now (5xx, timeout, reset): retried with backoff. */
+  SlackTransient: 'SlackTransient',
+} as const;
+
+export type FailureType = (typeof FailureType)[keyof typeof FailureType];

@@ -1,0 +1,2 @@
+/** The workflows a remediation worker runs. */
+export { incidentWorkflow, stateQuery } from './incident';
