@@ -1,13 +1,14 @@
 /** Shared start-up and shutdown handling of the entry points. */
 import { ConfigError } from './config';
 import { StackError } from './stack/errors';
+import { UnreachableError } from './temporal/client';
 
 /** Runs an entry point; known problems print as one clear line and exit 2, anything else exits 1. */
 export async function runMain(name: string, body: () => Promise<void>): Promise<void> {
   try {
     await body();
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof StackError) {
+    if (err instanceof ConfigError || err instanceof StackError || err instanceof UnreachableError) {
       process.stderr.write(`${name}: ${err.message}\n`);
       process.exit(2);
     }

@@ -1,9 +1,9 @@
 /** `npm run detector`: one detector process; any number share the durable consumer. */
-import { connect } from 'nats';
 import { loadConfig, ConfigError } from '../config';
 import { formatProblem, loadRules } from '../engine/load';
 import { createLogger } from '../log';
 import { onShutdown, runMain } from '../main';
+import { connectNats } from '../nats/connect';
 import { ensureChatStreams } from '../nats/streams';
 import { connectClient } from '../temporal/client';
 import { Detector } from './detector';
@@ -14,7 +14,7 @@ await runMain('detector', async () => {
   const rules = loadRules(config.rulesDir);
   for (const p of rules.problems) log.error('rule file problem; rule skipped', { problem: formatProblem(p) });
   if (rules.rules.length === 0) throw new ConfigError(`no usable rules in SENTINEL_RULES_DIR=${config.rulesDir}`);
-  const nc = await connect({ servers: config.nats.servers, name: 'sentinel-detector' });
+  const nc = await connectNats(config.nats, 'sentinel-detector');
   await ensureChatStreams(await nc.jetstreamManager());
   const temporal = await connectClient(config.temporal);
   const detector = new Detector({ nc, temporal, taskQueue: config.temporal.taskQueue, rules: () => rules, log, concurrency: config.detector.concurrency });

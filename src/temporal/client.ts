@@ -1,8 +1,31 @@
-/** Temporal client connections from configuration. */
+/** Temporal connections from configuration, with errors that say where and what to do. */
 import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../config';
 
+/** A server Sentinel needs could not be reached. */
+export class UnreachableError extends Error {
+  override name = 'UnreachableError';
+}
+
+function unreachable(address: string, err: unknown): UnreachableError {
+  return new UnreachableError(
+    `cannot reach Temporal at ${address} (TEMPORAL_ADDRESS): ${(err as Error)?.message ?? String(err)}. ` +
+      'Start the dev stack with "npm run stack -- up", or point TEMPORAL_ADDRESS at your cluster.',
+    { cause: err },
+  );
+}
+
 export async function connectClient(cfg: Config['temporal']): Promise<Client> {
-  const connection = await Connection.connect({ address: cfg.address });
+  const connection = await Connection.connect({ address: cfg.address, connectTimeout: 5000 }).catch((err: unknown) => {
+    throw unreachable(cfg.address, err);
+  });
   return new Client({ connection, namespace: cfg.namespace });
+}
+
+/** The connection a worker polls through. */
+export async function connectWorker(cfg: Config['temporal']): Promise<NativeConnection> {
+  return NativeConnection.connect({ address: cfg.address }).catch((err: unknown) => {
+    throw unreachable(cfg.address, err);
+  });
 }

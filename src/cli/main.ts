@@ -1,0 +1,46 @@
+/** `sentinel`: the operator's command line. Thin: each command lives in its own module. */
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../config';
+import { rulesTest } from './rules';
+import { incidentsCommand } from './incidents';
+
+const usage = `usage: sentinel <command>
+
+  stack up|down|status          the local dev stack (Temporal, NATS, moto, Slack simulator)
+  rules test [--rules DIR]      load the rule files and run their inline examples
+  incidents show <id>           an incident's state (what was found, redacted; what was done)
+
+Configuration comes from environment variables; see README.md.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, sub, ...rest] = argv;
+  switch (command) {
+    case 'stack': {
+      const { stackCommand } = await import('../stack/commands');
+      return stackCommand(sub);
+    }
+    case 'rules': {
+      if (sub !== 'test') break;
+      const { values } = parseArgs({ args: rest, options: { rules: { type: 'string' } } });
+      return rulesTest(values.rules);
+    }
+    case 'incidents':
+      return incidentsCommand(sub, rest);
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(usage + '\n');
+      return 0;
+  }
+  process.stderr.write(usage + '\n');
+  return 2;
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (err) {
+  // Users read these: the message says what and where; the stack only with SENTINEL_DEBUG=1.
+  const detail = err instanceof Error ? (process.env.SENTINEL_DEBUG ? (err.stack ?? err.message) : err.message) : String(err);
+  process.stderr.write(`sentinel: ${detail}\n`);
+  process.exitCode = err instanceof ConfigError ? 2 : 1;
+}

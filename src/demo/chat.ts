@@ -1,0 +1,27 @@
+/** The demo's burst of chat: an ordinary morning in a workspace, with a few leaks in it. */
+import { defaultSeed } from '../slack-sim/workspace';
+
+const lines: [user: string, channel: string, text: string][] = [
+  ['U0ALICE01', 'C0GENERAL', 'Morning all! Standup moves to 9:45 today'],
+  ['U0BOB0001', 'C0ENGINEE', 'PR #482 is ready for review, mostly test fixes'],
+  ['U0ALICE01', 'C0ENGINEE', 'Q3 revenue forecast attached. CONFIDENTIAL, do not forward'],
+  ['U0CAROL01', 'C0GENERAL', 'Lunch order closes at 11:30, tacos again'],
+  ['U0BOB0001', 'C0ENGINEE', 'staging db password is Winter2026! if anyone needs it'],
+  ['U0ALICE01', 'C0GENERAL', "I'm confident we hit the launch date"],
+  ['U0BOB0001', 'C0PARTNER', 'Sharing our internal only pricing sheet so you can plan'],
+  ['U0CAROL01', 'C0ENGINEE', 'The tokenizer benchmarks are in the wiki'],
+  ['U0ALICE01', 'C0ENGINEE', 'new deploy token for CI: glpat-7f3kQm2xWv9LpR4tZs1N'],
+  ['U0CAROL01', 'C0GENERAL', 'Reminder: security training due Friday'],
+  ['U0BOB0001', 'C0GENERAL', 'who has the secret santa list?'],
+  ['U0ALICE01', 'C0PARTNER', 'Thanks for the call, notes to follow'],
+];
+
+const name = (id: string, list: { id: string; name: string }[]) => list.find((x) => x.id === id)?.name ?? id;
+
+export const burst = lines.map(([user, channel, text]) => ({
+  user,
+  channel,
+  text,
+  userName: name(user, defaultSeed.users),
+  channelName: name(channel, defaultSeed.channels),
+}));

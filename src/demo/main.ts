@@ -1,0 +1,164 @@
+/**
+ * `npm run demo`: the whole loop on the embedded stack. Starts the dev stack (unless
+ * `npm run stack -- up` already did), a worker and a detector, posts a burst of chat into the Slack
+ * simulator (some of it leaking), relays the simulator's Events API payloads into JetStream, and
+ * shows each incident as it is handled. Ctrl-C stops everything it started.
+ */
+import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { loadConfig } from '../config';
+import { Detector } from '../detector/detector';
+import { formatProblem, loadRules } from '../engine/load';
+import { createLogger } from '../log';
+import { onShutdown, runMain } from '../main';
+import { connectNats } from '../nats/connect';
+import { chatSubject, CHAT_STREAM, DETECTOR_CONSUMER, ensureChatStreams } from '../nats/streams';
+import { sentinelHome } from '../paths';
+import { SimControl } from '../slack-sim/control';
+import { StackError } from '../stack/errors';
+import { portsFromEnv } from '../stack/ports';
+import { startStack, type Endpoints, type RunningStack } from '../stack/stack';
+import { isAlive, readState, stackEnv } from '../stack/state';
+import { connectClient, connectWorker } from '../temporal/client';
+import { createRemediationWorker } from '../worker/worker';
+import type { IncidentState } from '../../workflows/types';
+import { burst } from './chat';
+
+const out = (line = '') => void process.stdout.write(line + '\n');
+const ms = (n: number) => `${Math.round(n)} ms`;
+
+await runMain('demo', async () => {
+  const stayUp = process.stdout.isTTY === true && !process.argv.includes('--once');
+  let stack: RunningStack | undefined;
+  let endpoints: Endpoints;
+  const existing = readState(sentinelHome);
+  if (existing && existing.services.every((s) => isAlive(s.pid)) && existing.endpoints.slackSimUrl) {
+    endpoints = existing.endpoints;
+    out(`using the dev stack that is already up (npm run stack -- status)`);
+  } else {
+    out('starting the embedded dev stack (Temporal dev server, NATS JetStream, moto, Slack simulator)…');
+    const t0 = Date.now();
+    stack = await startStack({ home: sentinelHome, dir: `${sentinelHome}/demo-stack`, ports: portsFromEnv(), ui: true, slackSim: true, progress: (l) => out(`  … ${l}`) });
+    endpoints = stack.endpoints;
+    out(`stack ready in ${ms(Date.now() - t0)}`);
+  }
+  if (!endpoints.slackSimUrl) throw new StackError('the running stack has no Slack simulator');
+
+  const config = loadConfig({ ...process.env, ...stackEnv(endpoints) });
+  const log = createLogger({ level: 'warn', fields: { component: 'demo' } });
+  const rules = loadRules(config.rulesDir);
+  for (const p of rules.problems) out(`rule problem (skipped): ${formatProblem(p)}`);
+
+  // The SDK's own chatter (webpack, worker state) would drown the demo's story; keep its warnings.
+  Runtime.install({ shutdownSignals: [], logger: new DefaultLogger('WARN') });
+  const nc = await connectNats(config.nats, 'sentinel-demo');
+  await ensureChatStreams(await nc.jetstreamManager());
+  const client = await connectClient(config.temporal);
+  const nativeConnection = await connectWorker(config.temporal);
+  out('bundling workflow code and starting a worker and a detector…');
+  const worker: Worker = await createRemediationWorker({ connection: nativeConnection, config });
+  const workerRun = worker.run();
+
+  const sim = new SimControl(endpoints.slackSimUrl);
+  const pending = new Map<string, Promise<IncidentState>>();
+  const detector = new Detector({
+    nc,
+    temporal: client,
+    taskQueue: config.temporal.taskQueue,
+    rules: () => rules,
+    log,
+    onIncident: ({ incidentId, ruleId, outcome }) => {
+      if (outcome !== 'started' || pending.has(incidentId)) return;
+      out(`  ⚑ incident ${incidentId}  (rule ${ruleId})`);
+      pending.set(incidentId, client.workflow.getHandle(incidentId).result() as Promise<IncidentState>);
+    },
+  });
+  const detectorRun = detector.run();
+
+  // Stand-in for the bridge (its own issue): relay the simulator's Events API payloads into CHAT.
+  let relayed = 0;
+  let lastSeq = 0;
+  let relaying = true;
+  const js = nc.jetstream();
+  const relay = (async () => {
+    while (relaying) {
+      for (const e of await sim.events(relayed)) {
+        const ack = await js.publish(chatSubject('slack', e.team_id, String(e.event.type)), JSON.stringify(e), { msgID: e.event_id });
+        lastSeq = ack.seq;
+        relayed += 1;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    relaying = false;
+    await relay.catch(() => undefined);
+    await detector.stop();
+    await detectorRun;
+    worker.shutdown();
+    await workerRun;
+    await nativeConnection.close();
+    await client.connection.close();
+    await nc.drain();
+    if (stack) {
+      out('stopping the embedded stack…');
+      await stack.stop();
+    }
+  };
+  onShutdown(async () => {
+    out('\nstopping…');
+    await stop();
+    out('stopped; nothing the demo started is left running');
+    process.exit(0);
+  });
+
+  out(`\nposting ${burst.length} chat messages into the Slack simulator (${rules.rules.length} rules loaded)…`);
+  const posted = new Map<string, { at: number; text: string; channel: string }>();
+  for (const m of burst) {
+    const { message } = await sim.post(m.user, m.channel, m.text);
+    posted.set(message.ts, { at: Date.now(), text: m.text, channel: m.channel });
+    out(`  #${m.channelName.padEnd(20)} ${m.userName.padEnd(6)} ${m.text}`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+
+  // Wait until every post is in the stream and acked by the detector, then for every incident to finish.
+  const jsm = await nc.jetstreamManager();
+  const deadline = Date.now() + 60_000;
+  const sleep = () => new Promise((r) => setTimeout(r, 100));
+  const emitted = (await sim.events(0)).length;
+  while (relayed < emitted && Date.now() < deadline) await sleep();
+  const postsSeq = lastSeq;
+  while ((await jsm.consumers.info(CHAT_STREAM, DETECTOR_CONSUMER)).ack_floor.stream_seq < postsSeq && Date.now() < deadline) await sleep();
+  out('');
+  const results = await Promise.all([...pending.values()]);
+  const deletes = await sim.calls('chat.delete');
+  const latencies: number[] = [];
+  for (const r of results) {
+    const del = deletes.find((c) => c.ok && c.args.ts === r.message.ts);
+    const sent = posted.get(r.message.ts);
+    const latency = del && sent ? del.at - sent.at : undefined;
+    if (latency !== undefined) latencies.push(latency);
+    out(`  ✔ ${r.status.padEnd(15)} ${r.rule.id.padEnd(22)} ${r.steps.map((s) => `${s.step}:${s.outcome}`).join(' ')}${latency !== undefined ? `  (removed ${ms(latency)} after posting)` : ''}`);
+  }
+  latencies.sort((a, b) => a - b);
+  const median = latencies[Math.floor(latencies.length / 2)];
+
+  out('\nsummary');
+  out(`  messages posted      ${posted.size}`);
+  out(`  events relayed       ${relayed} (posts plus the deletions they caused)`);
+  out(`  incidents            ${results.length}  (${results.filter((r) => r.status === 'resolved').length} resolved, ${results.filter((r) => r.status === 'needs_attention').length} need attention)`);
+  out(`  messages deleted     ${deletes.filter((c) => c.ok).length}`);
+  if (median !== undefined) out(`  post → delete        median ${ms(median)}, max ${ms(latencies[latencies.length - 1]!)}`);
+  out(`  clean messages kept  ${posted.size - results.length}`);
+  out(`\ninspect the incidents in the Temporal Web UI: ${endpoints.temporalUiUrl ?? '(UI off)'}/namespaces/default/workflows`);
+  out(`  filter with: SentinelStatus = "resolved"   or   SentinelRule = "confidential-keyword"`);
+
+  if (stayUp) {
+    out('\nthe stack, worker and detector keep running so you can look around; press Ctrl-C to stop');
+    await new Promise(() => {});
+  }
+  await stop();
+});

@@ -1,0 +1,78 @@
+/** `stack up|down|status`: the long-lived dev stack of this checkout (npm run stack, sentinel stack). */
+import { sentinelHome } from '../paths';
+import { StackError } from './errors';
+import { portsFromEnv } from './ports';
+import { startStack, stopPid, type Endpoints } from './stack';
+import { clearState, isAlive, readState, stackEnv, writeState } from './state';
+
+const say = (line: string): void => {
+  process.stdout.write(line + '\n');
+};
+
+function describe(e: Endpoints): void {
+  say(`  Temporal     ${e.temporalAddress}`);
+  if (e.temporalUiUrl) say(`  Temporal UI  ${e.temporalUiUrl}`);
+  say(`  NATS         ${e.natsUrl}`);
+  say(`  KMS (moto)   ${e.kmsEndpoint}`);
+  if (e.slackApiUrl) say(`  Slack sim    ${e.slackApiUrl}`);
+  say('\nTo point Sentinel at it:');
+  for (const [k, v] of Object.entries(stackEnv(e))) say(`  export ${k}=${v}`);
+}
+
+export async function up(): Promise<void> {
+  const current = readState(sentinelHome);
+  if (current && current.services.every((s) => isAlive(s.pid))) {
+    say(`the dev stack is already up (since ${current.startedAt}):`);
+    return describe(current.endpoints);
+  }
+  if (current) {
+    say('a previous stack is partly down; stopping what is left of it first');
+    for (const s of current.services) await stopPid(s.pid);
+    clearState(sentinelHome);
+  }
+  const stack = await startStack({ home: sentinelHome, ports: portsFromEnv(), ui: true, slackSim: true, detached: true, progress: (l) => say(`… ${l}`) });
+  writeState(sentinelHome, { startedAt: new Date().toISOString(), endpoints: stack.endpoints, services: stack.services });
+  say('the dev stack is up:');
+  describe(stack.endpoints);
+}
+
+export async function down(): Promise<void> {
+  const current = readState(sentinelHome);
+  if (!current) return say('no dev stack is recorded as running');
+  await Promise.all(
+    current.services.map(async (s) => {
+      await stopPid(s.pid);
+      say(`stopped ${s.name} (pid ${s.pid})`);
+    }),
+  );
+  clearState(sentinelHome);
+}
+
+export function status(): void {
+  const current = readState(sentinelHome);
+  if (!current) {
+    say('the dev stack is down');
+    process.exitCode = 1;
+    return;
+  }
+  for (const s of current.services) say(`  ${s.name.padEnd(10)} pid ${String(s.pid).padEnd(8)} port ${String(s.port).padEnd(6)} ${isAlive(s.pid) ? 'running' : 'STOPPED'}  log ${s.log}`);
+  describe(current.endpoints);
+  if (!current.services.every((s) => isAlive(s.pid))) process.exitCode = 1;
+}
+
+/** Runs `up`, `down` or `status`; returns the exit code. */
+export async function stackCommand(name: string | undefined): Promise<number> {
+  const commands: Record<string, () => Promise<void> | void> = { up, down, status };
+  const command = commands[name ?? ''];
+  if (!command) {
+    process.stderr.write('usage: stack up|down|status\n');
+    return 2;
+  }
+  try {
+    await command();
+    return Number(process.exitCode ?? 0);
+  } catch (err) {
+    process.stderr.write(`stack: ${err instanceof StackError ? err.message : String(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,36 @@
+/** The detector's view of raw stream messages. */
+import { describe, expect, it } from 'vitest';
+import { MalformedEventError, normalize } from '../src/events/normalize';
+
+const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
+const subject = 'chat.slack.T1.message';
+const message = { type: 'message', channel: 'C1', user: 'U1', ts: '1700000000.000100', text: 'hi' };
+
+describe('normalize', () => {
+  it('reads an event_callback envelope and the bare inner event alike', () => {
+    const fromEnvelope = normalize(subject, enc({ type: 'event_callback', team_id: 'T1', event_id: 'Ev1', event: message }));
+    const fromEvent = normalize(subject, enc({ ...message, team: 'T1' }));
+    const expected = { kind: 'event', event: { source: 'slack', team: 'T1', channel: 'C1', user: 'U1', ts: '1700000000.000100', eventType: 'message', text: 'hi' } };
+    expect(fromEnvelope).toEqual(expected);
+    expect(fromEvent).toEqual(expected);
+  });
+
+  it('ignores deletions, bot posts and non-message events', () => {
+    expect(normalize(subject, enc({ ...message, subtype: 'message_deleted' }))).toMatchObject({ kind: 'ignored' });
+    expect(normalize(subject, enc({ ...message, team: 'T1', bot_id: 'B1' }))).toMatchObject({ kind: 'ignored', reason: 'posted by a bot' });
+    expect(normalize(subject, enc({ type: 'reaction_added' }))).toMatchObject({ kind: 'ignored' });
+  });
+
+  it.each([
+    ['not JSON', '{"type":', /^not JSON/],
+    ['not an object', '[1,2]', /not a JSON object/],
+    ['invalid UTF-8', new Uint8Array([0x7b, 0xff, 0x7d]), /^not JSON/],
+    ['no text', { ...message, team: 'T1', text: undefined }, /event\.text is missing/],
+    ['an id with a slash', { ...message, team: 'T1', channel: 'C1/../x' }, /event\.channel is not an id/],
+    ['no team', message, /event\.team is missing/],
+  ])('rejects %s with a reason', (_name, payload, reason) => {
+    const data = payload instanceof Uint8Array ? payload : enc(payload);
+    expect(() => normalize(subject, data)).toThrow(MalformedEventError);
+    expect(() => normalize(subject, data)).toThrow(reason);
+  });
+});
