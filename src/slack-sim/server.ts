@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { SlackApiError, Workspace, type SimMessage, type SimToken, type WorkspaceSeed } from './workspace';
 
@@ -64,6 +65,8 @@ export class SlackSimulator {
   private readonly emitter = new EventEmitter();
   private server: Server | undefined;
   private eventSeq = 0;
+  /** Slack's event ids are unique forever; a restarted simulator must not reuse them (JetStream dedups on them). */
+  private readonly eventPrefix = randomBytes(4).toString('hex').toUpperCase();
   private baseUrl = '';
 
   constructor(private readonly options: SimulatorOptions = {}) {
@@ -161,7 +164,7 @@ export class SlackSimulator {
       team_id: this.workspace.team.id,
       api_app_id: 'A0SENTINEL',
       type: 'event_callback',
-      event_id: `Ev${String(this.eventSeq).padStart(10, '0')}`,
+      event_id: `Ev${this.eventPrefix}${String(this.eventSeq).padStart(6, '0')}`,
       event_time: Math.floor(Date.now() / 1000),
       event,
     };

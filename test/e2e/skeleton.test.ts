@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatSubject, CHAT_STREAM, DEADLETTER_STREAM, DETECTOR_CONSUMER } from '../../src/nats/streams';
 import type { IncidentState } from '../../workflows/types';
 import { eventually, incidentResult, startHarness, type Harness } from '../support/harness';
+import { recordHistory } from '../support/histories';
 
 const TEAM = 'T0SENTNL1';
 const subject = chatSubject('slack', TEAM, 'message');
@@ -55,6 +56,7 @@ describe('skeleton: chat event to deleted message', () => {
     for await (const w of h.client.workflow.list({ query: `WorkflowId = '${incidentId}'` })) runs.push(w);
     expect(runs).toHaveLength(1);
     expect(h.detector.stats).toMatchObject({ started: 1, alreadyStarted: 1 });
+    await recordHistory(incidentId, 'incident-deleted');
   });
 
   it('leaves a clean message where it is and opens no incident', async () => {
@@ -88,5 +90,6 @@ describe('skeleton: chat event to deleted message', () => {
     expect(h.sim.calls.filter((c) => c.method === 'chat.delete' && c.args.ts === message.ts)).toHaveLength(1);
     const described = await handle.describe();
     expect(described.typedSearchAttributes.getAll().find((p) => p.key.name === 'SentinelStatus')?.value).toBe('needs_attention');
+    await recordHistory(incidentId, 'incident-cant-delete');
   });
 });

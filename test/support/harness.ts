@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, Runtime, type Worker, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker, type WorkflowBundle } from '@temporalio/worker';
 import { connect, type NatsConnection } from 'nats';
 import { inject } from 'vitest';
 import { loadConfig, type Config } from '../../src/config';
@@ -59,7 +59,7 @@ export async function incidentResult<T>(client: Client, workflowId: string, time
 export async function startHarness(): Promise<Harness> {
   if (!runtimeInstalled) {
     // Keep the SDK's signal handlers out of the test runner.
-    Runtime.install({ shutdownSignals: [] });
+    Runtime.install({ shutdownSignals: [], logger: new DefaultLogger('WARN') });
     runtimeInstalled = true;
   }
   const stack = inject('stack');
