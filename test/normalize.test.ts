@@ -10,9 +10,16 @@ describe('normalize', () => {
   it('reads an event_callback envelope and the bare inner event alike', () => {
     const fromEnvelope = normalize(subject, enc({ type: 'event_callback', team_id: 'T1', event_id: 'Ev1', event: message }));
     const fromEvent = normalize(subject, enc({ ...message, team: 'T1' }));
-    const expected = { kind: 'event', event: { source: 'slack', team: 'T1', channel: 'C1', user: 'U1', ts: '1700000000.000100', eventType: 'message', text: 'hi' } };
-    expect(fromEnvelope).toEqual(expected);
-    expect(fromEvent).toEqual(expected);
+    const expected = { source: 'slack', team: 'T1', channel: 'C1', user: 'U1', ts: '1700000000.000100', eventType: 'message', text: 'hi', channelKinds: [] };
+    expect(fromEnvelope).toMatchObject({ kind: 'event', event: { ...expected, raw: message } });
+    expect(fromEvent).toMatchObject({ kind: 'event', event: expected });
+  });
+
+  it('knows the channel kind, Slack Connect channels included', () => {
+    const shared = normalize(subject, enc({ type: 'event_callback', team_id: 'T1', is_ext_shared_channel: true, event: { ...message, channel_type: 'channel' } }));
+    expect(shared).toMatchObject({ event: { channelKinds: ['public', 'external'] } });
+    const dm = normalize(subject, enc({ ...message, team: 'T1', channel_type: 'im' }));
+    expect(dm).toMatchObject({ event: { channelKinds: ['im'] } });
   });
 
   it('ignores deletions, bot posts and non-message events', () => {

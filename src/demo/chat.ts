@@ -4,7 +4,7 @@ import { defaultSeed } from '../slack-sim/workspace';
 const lines: [user: string, channel: string, text: string][] = [
   ['U0ALICE01', 'C0GENERAL', 'Morning all! Standup moves to 9:45 today'],
   ['U0BOB0001', 'C0ENGINEE', 'PR #482 is ready for review, mostly test fixes'],
-  ['U0ALICE01', 'C0ENGINEE', 'Q3 revenue forecast attached. CONFIDENTIAL, do not forward'],
+  ['U0ALICE01', 'C0ENGINEE', 'Q3 revenue forecast attached, confidential, do not forward'],
   ['U0CAROL01', 'C0GENERAL', 'Lunch order closes at 11:30, tacos again'],
   ['U0BOB0001', 'C0ENGINEE', 'staging db password is Winter2026! if anyone needs it'],
   ['U0ALICE01', 'C0GENERAL', "I'm confident we hit the launch date"],

@@ -154,7 +154,7 @@ await runMain('demo', async () => {
   if (median !== undefined) out(`  post → delete        median ${ms(median)}, max ${ms(latencies[latencies.length - 1]!)}`);
   out(`  clean messages kept  ${posted.size - results.length}`);
   out(`\ninspect the incidents in the Temporal Web UI: ${endpoints.temporalUiUrl ?? '(UI off)'}/namespaces/default/workflows`);
-  out(`  filter with: SentinelStatus = "resolved"   or   SentinelRule = "confidential-keyword"`);
+  out(`  filter with: SentinelStatus = "resolved"   or   SentinelRule = "tutorial-confidential"`);
 
   if (stayUp) {
     out('\nthe stack, worker and detector keep running so you can look around; press Ctrl-C to stop');

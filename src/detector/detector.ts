@@ -5,6 +5,7 @@
 import { headers, type JetStreamClient, type JsMsg, type NatsConnection } from 'nats';
 import type { Client } from '@temporalio/client';
 import { evaluate, type CompiledRules } from '../engine/engine';
+import type { Finding } from '../engine/types';
 import { MalformedEventError, normalize } from '../events/normalize';
 import { incidentInput, startIncident } from '../incidents/start';
 import type { Logger } from '../log';
@@ -104,7 +105,10 @@ export class Detector {
       return;
     }
     const { event } = normalized;
-    const findings = evaluate(event, this.o.rules());
+    // One incident per rule per message: its id is per rule, and the first match is the one to show.
+    const firstPerRule = new Map<string, Finding>();
+    for (const f of evaluate(event, this.o.rules())) if (!firstPerRule.has(f.ruleId)) firstPerRule.set(f.ruleId, f);
+    const findings = [...firstPerRule.values()];
     try {
       for (const finding of findings) {
         const input = incidentInput(event, finding);

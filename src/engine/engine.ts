@@ -1,50 +1,63 @@
 /** The rule engine: a pure function from an event and compiled rules to findings. */
+import type { CompiledRule } from './compile';
+import { Prefilter } from './prefilter';
 import { redact } from './redact';
-import type { RuleSpec } from './schema';
+import { matchText } from './text';
 import type { ChatEvent, Finding } from './types';
 
-export interface CompiledRule {
-  spec: RuleSpec;
-  /** Where the rule came from, for error messages. */
-  file: string;
-  pattern: RegExp;
-}
-
 export interface CompiledRules {
+  /** Every loaded rule, enabled or not (inline tests run them all). */
   rules: CompiledRule[];
+  /** The enabled rules, in the prefilter's order. */
+  active: CompiledRule[];
+  prefilter: Prefilter;
 }
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/** Compiles one keyword rule: any keyword, whole words, case-insensitive. */
-export function compileRule(spec: RuleSpec, file: string): CompiledRule {
-  const alternatives = spec.match.keywords.map((k) => escape(k)).join('|');
-  return { spec, file, pattern: new RegExp(`(?<![\\p{L}\\p{N}_])(?:${alternatives})(?![\\p{L}\\p{N}_])`, 'giu') };
+/** Builds the matching set: the enabled rules behind one prefilter. */
+export function ruleSet(rules: CompiledRule[]): CompiledRules {
+  const active = rules.filter((r) => r.spec.enabled);
+  return { rules, active, prefilter: new Prefilter(active.map((r) => r.gate)) };
 }
 
-function fill(template: string, event: ChatEvent, spec: RuleSpec): string {
-  return template.replaceAll('{user}', event.user).replaceAll('{rule}', spec.id);
+function fill(template: string, event: ChatEvent, ruleId: string): string {
+  return template
+    .replaceAll('{user}', event.user)
+    .replaceAll('{channel}', event.channel)
+    .replaceAll('{ts}', event.ts)
+    .replaceAll('{team}', event.team)
+    .replaceAll('{rule}', ruleId);
 }
 
-/** Every rule that matches `event`, one finding per rule (its first match). */
+/** Every match of every enabled rule in `event`, in rule order. */
 export function evaluate(event: ChatEvent, compiled: CompiledRules): Finding[] {
+  const mt = matchText(event.text);
   const findings: Finding[] = [];
-  for (const rule of compiled.rules) {
-    rule.pattern.lastIndex = 0;
-    const m = rule.pattern.exec(event.text);
-    if (!m) continue;
+  const fallbacks: Finding[] = [];
+  for (const index of compiled.prefilter.candidates(mt.text)) {
+    const rule = compiled.active[index]!;
+    if (!rule.inScope(event)) continue;
+    const spans = rule.find(mt.text, event);
+    if (spans.length === 0) continue;
     const { spec } = rule;
-    findings.push({
-      ruleId: spec.id,
-      description: spec.description,
-      category: spec.category,
-      severity: spec.severity,
-      actions: spec.actions,
-      message: fill(spec.message, event, spec),
-      start: m.index,
-      end: m.index + m[0].length,
-      redacted: redact(m[0]),
-    });
+    const message = fill(rule.message, event, spec.id);
+    const into = spec.match.fallback ? fallbacks : findings;
+    for (const s of spans) {
+      into.push({
+        ruleId: spec.id,
+        description: spec.description,
+        category: spec.category,
+        severity: spec.severity,
+        actions: rule.actions,
+        message,
+        start: mt.toOriginal(s.start),
+        end: mt.toOriginal(s.end),
+        redacted: redact(s.value),
+      });
+    }
+  }
+  // A broad detector only speaks where no specific one did.
+  for (const f of fallbacks) {
+    if (!findings.some((g) => g.start < f.end && f.start < g.end)) findings.push(f);
   }
   return findings;
 }

@@ -1,5 +1,6 @@
 /** Runs the `tests` examples rule files carry: every `match` must produce a finding of that rule, no `no_match` may. */
-import { evaluate, type CompiledRule } from './engine';
+import type { CompiledRule } from './compile';
+import { evaluate, ruleSet } from './engine';
 import type { ChatEvent } from './types';
 
 export interface InlineFailure {
@@ -17,10 +18,11 @@ export interface InlineReport {
 
 const exampleEvent = (text: string): ChatEvent => ({ source: 'test', team: 'T0', channel: 'C0', user: 'U0', ts: '0.0', eventType: 'message', text });
 
+/** Every rule, disabled ones included, alone against its own examples (scope aside: examples carry only text). */
 export function runInlineTests(rules: CompiledRule[]): InlineReport {
   const report: InlineReport = { rules: rules.length, examples: 0, failures: [] };
   for (const rule of rules) {
-    const only = { rules: [rule] };
+    const only = ruleSet([{ ...rule, spec: { ...rule.spec, enabled: true }, inScope: () => true }]);
     const cases = [
       ...(rule.spec.tests?.match ?? []).map((t) => ['match', t] as const),
       ...(rule.spec.tests?.no_match ?? []).map((t) => ['no_match', t] as const),

@@ -1,7 +1,61 @@
-/** The rule file format (YAML), validated at load. */
+/** The rule file format (YAML), validated at load. README "Rules" documents every field. */
 import { z } from 'zod';
+import { validators } from './validators';
 
 const ruleId = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, ".", "_" and "-", starting with a letter or digit');
+const action = z.enum(['delete', 'notify', 'revoke_kms', 'escalate', 'none']);
+const validatorName = z.enum(Object.keys(validators) as [keyof typeof validators, ...(keyof typeof validators)[]]);
+
+export const matchSchema = z
+  .object({
+    /** Any of these words or phrases, case-insensitively, on word boundaries. */
+    keywords: z.array(z.string().min(1)).min(1).optional(),
+    /** An RE2 regular expression. */
+    regex: z.string().min(1).optional(),
+    /** RE2 flags for `regex`: i (ignore case), s (dot matches newline), m (multi-line). */
+    flags: z.string().regex(/^[ism]*$/, 'only i, s and m').optional(),
+    /** A tutorial-style streaming-SQL rule: SELECT … FROM slack_events WHERE … */
+    sql: z.string().min(1).optional(),
+    /** Literals (any case) one of which must occur for `regex` to be tried; the engine's prefilter. */
+    anchors: z.array(z.string().min(2)).optional(),
+    /** The text must contain at least this many digits for `regex` to be tried. */
+    min_digits: z.number().int().nonnegative().optional(),
+    /** The capture group holding the value; default 1 when the regex has groups, else the whole match. */
+    secret_group: z.number().int().nonnegative().optional(),
+    /** Minimum Shannon entropy (bits per character) of the value. */
+    entropy: z.number().nonnegative().max(8).optional(),
+    /** Checks the value must pass. */
+    validate: z.array(validatorName).optional(),
+    /** A broad detector: its finding is dropped where a specific detector matched the same text. */
+    fallback: z.boolean().optional(),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    const kinds = (['keywords', 'regex', 'sql'] as const).filter((k) => m[k] !== undefined);
+    if (kinds.length !== 1) {
+      ctx.addIssue({ code: 'custom', message: `exactly one of keywords, regex or sql is required${kinds.length ? ` (found ${kinds.join(' and ')})` : ''}` });
+    }
+    if (m.regex === undefined) {
+      for (const k of ['flags', 'anchors', 'min_digits', 'secret_group', 'entropy', 'validate', 'fallback'] as const) {
+        if (m[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `${k} applies to regex rules only` });
+      }
+    }
+  });
+
+export const scopeSchema = z
+  .object({
+    /** Event types the rule applies to; default message and message_changed and file events. */
+    event_types: z.array(z.string().min(1)).min(1).optional(),
+    /** Channel ids; default all. */
+    channels: z.array(z.string().min(1)).min(1).optional(),
+    /** Channel kinds; default all. */
+    channel_kinds: z.array(z.enum(['public', 'private', 'im', 'mpim', 'external'])).min(1).optional(),
+    /** Only these users. */
+    users: z.array(z.string().min(1)).min(1).optional(),
+    /** Never these users (service accounts, the security team's own bot). */
+    exclude_users: z.array(z.string().min(1)).min(1).optional(),
+  })
+  .strict();
 
 export const ruleSchema = z
   .object({
@@ -9,12 +63,17 @@ export const ruleSchema = z
     description: z.string().min(1),
     category: z.enum(['secret', 'pii', 'policy', 'behavior']),
     severity: z.enum(['low', 'medium', 'high', 'critical']),
-    /** What matches: any of these words or phrases, case-insensitively, on word boundaries. */
-    match: z.object({ keywords: z.array(z.string().min(1)).min(1) }).strict(),
-    actions: z.array(z.enum(['delete', 'notify', 'revoke_kms', 'escalate', 'none'])).min(1),
-    /** The message to the user; `{user}` becomes the author's id, `{rule}` the rule id. */
-    message: z.string().min(1),
-    /** Inline examples: `match` must produce a finding, `no_match` must not. */
+    /** Off rules load and run their inline tests but never match live events. Default true. */
+    enabled: z.boolean().default(true),
+    match: matchSchema,
+    scope: scopeSchema.optional(),
+    /** For SQL rules tp_action may give the actions instead. */
+    actions: z.array(action).min(1).optional(),
+    /** The message to the user; {user}, {channel}, {rule} are filled in. For SQL rules tp_message may give it instead. */
+    message: z.string().min(1).optional(),
+    /** Values (the matched secret) that are known and fine: RE2 patterns. */
+    allow: z.array(z.string().min(1)).optional(),
+    /** Inline examples: each `match` must produce a finding of this rule, no `no_match` may. */
     tests: z.object({ match: z.array(z.string()).default([]), no_match: z.array(z.string()).default([]) }).strict().optional(),
   })
   .strict();

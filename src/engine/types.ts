@@ -4,6 +4,9 @@ export type Category = 'secret' | 'pii' | 'policy' | 'behavior';
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
 export type Action = 'delete' | 'notify' | 'revoke_kms' | 'escalate' | 'none';
 
+/** The channel kinds rules can be scoped to. `external` is a Slack Connect channel shared with another organisation. */
+export type ChannelKind = 'public' | 'private' | 'im' | 'mpim' | 'external';
+
 /** A chat event in the shape rules match on, whatever the source. */
 export interface ChatEvent {
   /** `slack`, or another source publishing on chat.<source>.… */
@@ -13,9 +16,14 @@ export interface ChatEvent {
   user: string;
   /** The message's own timestamp: with channel, it names the message. */
   ts: string;
-  /** Slack's event type (`message`, …). */
+  /** What happened: `message`, `message_changed`, `file_shared`, … */
   eventType: string;
+  /** The text rules match: message text, plus file names and titles where the event carries them. */
   text: string;
+  /** The kinds the channel is known to be (empty when the event does not say). */
+  channelKinds?: ChannelKind[];
+  /** The source's raw event object, for SQL rules that read its fields. */
+  raw?: Record<string, unknown>;
 }
 
 /** One rule match in one event. Carries positions and a redacted form, never the matched text. */
@@ -27,7 +35,7 @@ export interface Finding {
   actions: Action[];
   /** The message to the user, template already filled in. */
   message: string;
-  /** UTF-16 offsets of the match in the event's text. */
+  /** UTF-16 offsets of the match in the event's text as delivered. */
   start: number;
   end: number;
   redacted: string;

@@ -3,7 +3,7 @@
  * A payload that can never be understood throws MalformedEventError (the detector dead-letters
  * it); one that is fine but not for us (a deletion, a bot's own post) is `ignored`.
  */
-import type { ChatEvent } from '../engine/types';
+import type { ChannelKind, ChatEvent } from '../engine/types';
 
 /** The payload is broken: retrying will not help. `reason` says what and where. */
 export class MalformedEventError extends Error {
@@ -24,6 +24,17 @@ function id(value: unknown, field: string): string {
     throw new MalformedEventError(`${field} is ${value === undefined ? 'missing' : `not an id: ${JSON.stringify(value).slice(0, 40)}`}`);
   }
   return value;
+}
+
+const channelTypes: Record<string, ChannelKind> = { channel: 'public', group: 'private', im: 'im', mpim: 'mpim' };
+
+/** What the event says about its channel: its type, and whether it is shared with another organisation. */
+function channelKinds(envelope: Json | undefined, event: Json): ChannelKind[] {
+  const kinds: ChannelKind[] = [];
+  const type = typeof event.channel_type === 'string' ? channelTypes[event.channel_type] : undefined;
+  if (type) kinds.push(type);
+  if (envelope?.is_ext_shared_channel === true) kinds.push('external');
+  return kinds;
 }
 
 /** Normalizes the JSON of a message published on `subject` (chat.<source>.<team>.<event_type>). */
@@ -60,6 +71,8 @@ export function normalizeSlack(doc: Json): Normalized {
       ts: id(event.ts, 'event.ts'),
       eventType: 'message',
       text: event.text,
+      channelKinds: channelKinds(envelope, event),
+      raw: event,
     },
   };
 }

@@ -10,7 +10,8 @@ export interface MessageCoordinates {
 }
 
 export function incidentId(m: MessageCoordinates, ruleId: string): string {
-  for (const [k, v] of Object.entries({ ...m, ruleId })) {
+  const parts = { source: m.source, team: m.team, channel: m.channel, ts: m.ts, ruleId };
+  for (const [k, v] of Object.entries(parts)) {
     if (!v || v.includes('/')) throw new Error(`incident id part ${k}=${JSON.stringify(v)} is empty or contains "/"`);
   }
   return `incident/${m.source}/${m.team}/${m.channel}/${m.ts}/${ruleId}`;

@@ -41,7 +41,7 @@ describe('skeleton: chat event to deleted message', () => {
     expect(retried.duplicate).toBe(true);
     expect(redelivered.seq).toBeGreaterThan(first.seq);
 
-    const incidentId = `incident/slack/${TEAM}/C0GENERAL/${message.ts}/confidential-keyword`;
+    const incidentId = `incident/slack/${TEAM}/C0GENERAL/${message.ts}/tutorial-confidential`;
     const state = await incidentResult<IncidentState>(h.client, incidentId);
     expect(state.status).toBe('resolved');
     expect(state.steps.map((s) => [s.step, s.outcome])).toEqual([['delete', 'done']]);
@@ -82,7 +82,7 @@ describe('skeleton: chat event to deleted message', () => {
     h.sim.injectFault({ method: 'chat.delete', kind: 'error', error: 'cant_delete_message' });
     const { message, envelope } = h.sim.postAsUser('U0ALICE01', 'C0ENGINEE', 'confidential: roadmap draft');
     await publish(envelope, envelope.event_id);
-    const incidentId = `incident/slack/${TEAM}/C0ENGINEE/${message.ts}/confidential-keyword`;
+    const incidentId = `incident/slack/${TEAM}/C0ENGINEE/${message.ts}/tutorial-confidential`;
     const state = await incidentResult<IncidentState>(h.client, incidentId);
     const handle = h.client.workflow.getHandle(incidentId);
     expect(state.status).toBe('needs_attention');

@@ -1,0 +1,152 @@
+/** Compiles validated rule specs into matchers the engine can run many thousands of times a second. */
+import RE2 from 're2';
+import { shannonEntropy } from './entropy';
+import { isPlaceholder } from './placeholders';
+import type { Gate } from './prefilter';
+import type { RuleSpec } from './schema';
+import { compileSql, SqlRuleError } from './sql';
+import type { Action, ChatEvent } from './types';
+import { validators } from './validators';
+
+/** A span of the match text and the value found there. */
+export interface Span {
+  start: number;
+  end: number;
+  value: string;
+}
+
+export interface CompiledRule {
+  spec: RuleSpec;
+  /** Where the rule came from, for error messages. */
+  file: string;
+  actions: Action[];
+  /** Message template ({user}, {channel}, {ts}, {team}, {rule}). */
+  message: string;
+  gate: Gate;
+  inScope(event: ChatEvent): boolean;
+  /** Matches in the (unescaped) text. */
+  find(text: string, event: ChatEvent): Span[];
+}
+
+/** A rule that validated but cannot be compiled; `field` says which part. */
+export class RuleCompileError extends Error {
+  override name = 'RuleCompileError';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** At most this many values per rule per event: enough to act on, bounded for a hostile message. */
+const MAX_SPANS = 20;
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+function re2(pattern: string, flags: string, field: string): RE2 {
+  try {
+    return new RE2(pattern, flags);
+  } catch (err) {
+    throw new RuleCompileError(field, `RE2 cannot compile ${JSON.stringify(pattern)}: ${(err as Error).message}`);
+  }
+}
+
+function scopeOf(spec: RuleSpec): (e: ChatEvent) => boolean {
+  const s = spec.scope;
+  if (!s) return () => true;
+  const types = s.event_types && new Set(s.event_types);
+  const channels = s.channels && new Set(s.channels);
+  const users = s.users && new Set(s.users);
+  const excluded = s.exclude_users && new Set(s.exclude_users);
+  const kinds = s.channel_kinds;
+  return (e) =>
+    (!types || types.has(e.eventType)) &&
+    (!channels || channels.has(e.channel)) &&
+    (!users || users.has(e.user)) &&
+    (!excluded || !excluded.has(e.user)) &&
+    (!kinds || kinds.some((k) => e.channelKinds?.includes(k)));
+}
+
+function regexFinder(spec: RuleSpec, allow: RE2[]): { find: CompiledRule['find']; gate: Gate } {
+  const m = spec.match;
+  const re = re2(m.regex!, `g${m.flags ?? ''}u`, 'match.regex');
+  const groups = new RE2(`${m.regex!}|`, m.flags ?? '').exec('')?.length ?? 1;
+  const group = m.secret_group ?? (groups > 1 ? 1 : 0);
+  if (group >= groups) throw new RuleCompileError('match.secret_group', `the regex has ${groups - 1} capture groups; secret_group ${group} does not exist`);
+  const checks = (m.validate ?? []).map((v) => validators[v]);
+  const judgePlaceholders = spec.category === 'secret' || spec.category === 'pii';
+  const find = (text: string): Span[] => {
+    const spans: Span[] = [];
+    re.lastIndex = 0;
+    let hit: RegExpExecArray | null;
+    while (spans.length < MAX_SPANS && (hit = re.exec(text)) !== null) {
+      if (hit[0].length === 0) {
+        re.lastIndex += 1;
+        continue;
+      }
+      const value = hit[group];
+      if (!value) continue;
+      if (m.entropy !== undefined && shannonEntropy(value) < m.entropy) continue;
+      if (judgePlaceholders && isPlaceholder(value, spec.category === 'secret')) continue;
+      if (!checks.every((check) => check(value))) continue;
+      if (allow.some((a) => a.test(value))) continue;
+      const start = group === 0 ? hit.index : hit.index + hit[0].indexOf(value);
+      spans.push({ start, end: start + value.length, value });
+    }
+    return spans;
+  };
+  return { find, gate: { anchors: (m.anchors ?? []).map((a) => a.toLowerCase()), minDigits: m.min_digits ?? 0 } };
+}
+
+function keywordFinder(spec: RuleSpec, allow: RE2[]): { find: CompiledRule['find']; gate: Gate } {
+  const words = spec.match.keywords!;
+  const re = re2(`\\b(?:${words.map(escapeRe).join('|')})\\b`, 'giu', 'match.keywords');
+  const find = (text: string): Span[] => {
+    re.lastIndex = 0;
+    const hit = re.exec(text);
+    if (!hit || allow.some((a) => a.test(hit[0]))) return [];
+    return [{ start: hit.index, end: hit.index + hit[0].length, value: hit[0] }];
+  };
+  return { find, gate: { anchors: words.map((w) => w.toLowerCase()), minDigits: 0 } };
+}
+
+const defaultMessage = '<@{user}>, your message matched the security rule {rule} and was handled by Sentinel.';
+
+/** Compiles one validated rule; throws RuleCompileError naming the field at fault. */
+export function compileRule(spec: RuleSpec, file: string): CompiledRule {
+  const allow = (spec.allow ?? []).map((a, i) => re2(a, '', `allow.${i}`));
+  let actions = spec.actions;
+  let message = spec.message;
+  let matcher: { find: CompiledRule['find']; gate: Gate };
+  if (spec.match.sql !== undefined) {
+    let sql;
+    try {
+      sql = compileSql(spec.match.sql, `rule ${spec.id}`);
+    } catch (err) {
+      if (err instanceof SqlRuleError) throw new RuleCompileError('match.sql', err.message);
+      throw err;
+    }
+    if (sql.actions && spec.actions) throw new RuleCompileError('actions', 'give the actions once: in tp_action or in actions, not both');
+    if (sql.message && spec.message) throw new RuleCompileError('message', 'give the message once: in tp_message or in message, not both');
+    actions = sql.actions ?? spec.actions;
+    message = sql.message ?? spec.message;
+    const predicate = sql.predicate;
+    matcher = {
+      gate: { anchors: sql.anchors, minDigits: 0 },
+      find: (text, event) => {
+        const ctx = { event, text, evidence: undefined as [number, number] | undefined };
+        if (!predicate(ctx)) return [];
+        const [start, end] = ctx.evidence ?? [0, text.length];
+        const value = text.slice(start, end);
+        return allow.some((a) => a.test(value)) ? [] : [{ start, end, value }];
+      },
+    };
+  } else if (spec.match.regex !== undefined) {
+    matcher = regexFinder(spec, allow);
+  } else {
+    matcher = keywordFinder(spec, allow);
+  }
+  if (!actions) throw new RuleCompileError('actions', spec.match.sql ? 'no actions: select a constant AS tp_action, or add actions' : 'actions is required');
+  return { spec, file, actions, message: message ?? defaultMessage, gate: matcher.gate, inScope: scopeOf(spec), find: matcher.find };
+}
