@@ -2,7 +2,9 @@
  * Configuration, parsed once at boot from environment variables. Every variable is listed in the
  * README; defaults point at the embedded dev stack (`npm run stack -- up`).
  */
+import { join } from 'node:path';
 import { z } from 'zod';
+import { projectRoot } from './paths';
 
 const level = z.enum(['debug', 'info', 'warn', 'error']);
 const positiveInt = z.coerce.number().int().positive();
@@ -18,8 +20,8 @@ const schema = z.object({
   SENTINEL_TASK_QUEUE: z.string().min(1).default('sentinel-remediation'),
   /** NATS server URL(s), comma separated; default the dev stack's nats://127.0.0.1:4223. */
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4223'),
-  /** Folder of rule files; default rules/ of this checkout. */
-  SENTINEL_RULES_DIR: z.string().min(1).default('rules'),
+  /** Folder of rule files; default the pack shipped in rules/ of this checkout. */
+  SENTINEL_RULES_DIR: z.string().min(1).default(join(projectRoot, 'rules')),
   /** Stream messages a detector handles at once; default 16. */
   DETECTOR_CONCURRENCY: positiveInt.default(16),
   /** Slack Web API base URL; default Slack itself. The dev stack points it at the simulator. */

@@ -3,12 +3,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { evaluate } from '../src/engine/engine';
+import { evaluate, ruleSet } from '../src/engine/engine';
 import { runInlineTests } from '../src/engine/inline-tests';
 import { formatProblem, loadRules } from '../src/engine/load';
 import { redact } from '../src/engine/redact';
 import type { ChatEvent } from '../src/engine/types';
 import { projectRoot } from '../src/paths';
+import { leak, ordinaryChat, rng, secretValues } from './corpus/generators';
 
 const event = (text: string): ChatEvent => ({ source: 'slack', team: 'T1', channel: 'C1', user: 'U1', ts: '1.000001', eventType: 'message', text });
 
@@ -88,5 +89,72 @@ describe('keyword rules', () => {
     expect(redact('AKIAIOSFODNN7EXAMPLE')).toBe('AKI**************PLE');
     expect(redact('hunter2')).toBe('h******');
     expect(redact('abc')).toBe('***');
+  });
+});
+
+describe('the engine', () => {
+  const shipped = loadRules(join(projectRoot, 'rules'));
+
+  it("matches through Slack's escaping and reports positions in the text as delivered", () => {
+    const rules = loadRules(rulesDir({ 'r.yaml': good }));
+    const delivered = 'a &lt;b&gt; &amp; confidential';
+    const [f] = evaluate(event(delivered), rules);
+    expect(delivered.slice(f!.start, f!.end)).toBe('confidential');
+    const url = evaluate(event('db: postgres://app:S3cr3t&amp;Pw9x@db.acme.io/x'), shipped).find((x) => x.ruleId === 'connection-string-password');
+    expect(url).toBeDefined();
+  });
+
+  it('never skips a rule that would match: the prefilter only removes rules that cannot', () => {
+    const r = rng(11);
+    const texts = [...Array.from({ length: 400 }, () => ordinaryChat(r)), ...Object.keys(secretValues).map((id) => leak(id, r))];
+    const everything = { ...shipped, prefilter: { candidates: () => shipped.active.map((_, i) => i) } } as unknown as typeof shipped;
+    for (const text of texts) {
+      expect(evaluate(event(text), shipped)).toEqual(evaluate(event(text), everything));
+    }
+  });
+
+  it('rejects at load a pattern RE2 cannot take, with the reason', () => {
+    const loaded = loadRules(rulesDir({ 'lookbehind.yaml': good.replace('keywords: [confidential]', "regex: '(?<=secret)[a-z]+'") }));
+    expect(loaded.rules).toEqual([]);
+    expect(formatProblem(loaded.problems[0]!)).toMatch(/lookbehind\.yaml:7: rules\.0\.match\.regex: RE2 cannot compile .*invalid perl operator: \(\?</);
+  });
+
+  it('lets a specific detector win over the generic one on the same value', () => {
+    const findings = evaluate(event(`token: ${secretValues['github-pat']!(rng(3))}`), shipped);
+    expect(findings.map((f) => f.ruleId)).toEqual(['github-pat']);
+  });
+
+  it('applies scope, allowlists and enabled: false', () => {
+    const scoped = `rules:
+  - id: ext
+    description: shared channels only
+    category: policy
+    severity: low
+    match: { keywords: [roadmap] }
+    scope: { channel_kinds: [external] }
+    actions: [notify]
+  - id: allowed
+    description: allowlist
+    category: secret
+    severity: low
+    match: { regex: '(tok_[a-z0-9]{8})' }
+    allow: ['^tok_public']
+    actions: [notify]
+  - id: off
+    description: disabled
+    category: policy
+    severity: low
+    enabled: false
+    match: { keywords: [roadmap] }
+    actions: [notify]
+`;
+    const rules = loadRules(rulesDir({ 's.yaml': scoped }));
+    expect(rules.problems).toEqual([]);
+    const ids = (text: string, kinds: ChatEvent['channelKinds'] = []) => evaluate({ ...event(text), channelKinds: kinds }, rules).map((f) => f.ruleId);
+    expect(ids('the roadmap', ['public'])).toEqual([]);
+    expect(ids('the roadmap', ['public', 'external'])).toEqual(['ext']);
+    expect(ids('tok_public1 and tok_k3y9x2ab')).toEqual(['allowed']);
+    expect(evaluate(event('tok_public1'), rules)).toEqual([]);
+    expect(ruleSet(rules.rules).active.map((r) => r.spec.id)).toEqual(['ext', 'allowed']);
   });
 });

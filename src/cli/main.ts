@@ -8,6 +8,7 @@ const usage = `usage: sentinel <command>
 
   stack up|down|status          the local dev stack (Temporal, NATS, moto, Slack simulator)
   rules test [--rules DIR]      load the rule files and run their inline examples
+  scan [--rules DIR] [FILE|-]   match JSON Lines of Slack events; one JSON finding per line out
   incidents show <id>           an incident's state (what was found, redacted; what was done)
 
 Configuration comes from environment variables; see README.md.`;
@@ -23,6 +24,12 @@ async function main(argv: string[]): Promise<number> {
       if (sub !== 'test') break;
       const { values } = parseArgs({ args: rest, options: { rules: { type: 'string' } } });
       return rulesTest(values.rules);
+    }
+    case 'scan': {
+      const { values, positionals } = parseArgs({ args: argv.slice(1), options: { rules: { type: 'string' } }, allowPositionals: true });
+      if (positionals.length > 1) break;
+      const { scan } = await import('./scan');
+      return scan({ ...(values.rules ? { rulesDir: values.rules } : {}), ...(positionals[0] ? { input: positionals[0] } : {}) });
     }
     case 'incidents':
       return incidentsCommand(sub, rest);

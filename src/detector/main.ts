@@ -1,6 +1,7 @@
 /** `npm run detector`: one detector process; any number share the durable consumer. */
 import { loadConfig, ConfigError } from '../config';
-import { formatProblem, loadRules } from '../engine/load';
+import { formatProblem } from '../engine/load';
+import { RuleWatcher } from '../engine/watch';
 import { createLogger } from '../log';
 import { onShutdown, runMain } from '../main';
 import { connectNats } from '../nats/connect';
@@ -11,19 +12,24 @@ import { Detector } from './detector';
 await runMain('detector', async () => {
   const config = loadConfig();
   const log = createLogger({ level: config.logLevel, fields: { component: 'detector' } });
-  const rules = loadRules(config.rulesDir);
-  for (const p of rules.problems) log.error('rule file problem; rule skipped', { problem: formatProblem(p) });
-  if (rules.rules.length === 0) throw new ConfigError(`no usable rules in SENTINEL_RULES_DIR=${config.rulesDir}`);
+  const watcher = new RuleWatcher(config.rulesDir, (report, rules) => {
+    for (const p of report.problems) log.error('rule file problem', { problem: formatProblem(p) });
+    if (report.kept.length) log.warn('kept the last good version of changed rule files', { files: report.kept });
+    if (report.changed) log.info('rules loaded', { active: rules.active.length, files: rules.files.length });
+  });
+  if (watcher.current().active.length === 0) throw new ConfigError(`no usable rules in SENTINEL_RULES_DIR=${config.rulesDir}`);
+  watcher.start();
   const nc = await connectNats(config.nats, 'sentinel-detector');
   await ensureChatStreams(await nc.jetstreamManager());
   const temporal = await connectClient(config.temporal);
-  const detector = new Detector({ nc, temporal, taskQueue: config.temporal.taskQueue, rules: () => rules, log, concurrency: config.detector.concurrency });
+  const detector = new Detector({ nc, temporal, taskQueue: config.temporal.taskQueue, rules: () => watcher.current(), log, concurrency: config.detector.concurrency });
   onShutdown(async (signal) => {
     log.info('stopping', { signal });
+    watcher.close();
     await detector.stop();
   });
   void nc.closed().then((err) => log.info('NATS connection closed', err ? { error: err } : {}));
-  log.info('detector started', { rules: rules.rules.length, nats: config.nats.servers, temporal: config.temporal.address });
+  log.info('detector started', { rules: watcher.current().active.length, nats: config.nats.servers, temporal: config.temporal.address });
   await detector.run();
   await nc.drain();
   await temporal.connection.close();

@@ -51,8 +51,11 @@ export function normalize(subject: string, data: Uint8Array): Normalized {
   return normalizeSlack(doc);
 }
 
-/** Slack: an Events API `event_callback` envelope, or the inner `event` object alone. */
-export function normalizeSlack(doc: Json): Normalized {
+/**
+ * Slack: an Events API `event_callback` envelope, or the inner `event` object alone. Offline
+ * scans pass `requireTeam: false`, since exported messages often carry no team.
+ */
+export function normalizeSlack(doc: Json, options: { requireTeam?: boolean } = {}): Normalized {
   const envelope = doc.type === 'event_callback' ? doc : undefined;
   const event = envelope ? envelope.event : doc;
   if (!isObject(event)) throw new MalformedEventError('event_callback without an "event" object');
@@ -60,7 +63,8 @@ export function normalizeSlack(doc: Json): Normalized {
   if (typeof event.subtype === 'string' && ignoredSubtypes.has(event.subtype)) return { kind: 'ignored', reason: `message subtype ${event.subtype}` };
   if (event.bot_id !== undefined) return { kind: 'ignored', reason: 'posted by a bot' };
   if (typeof event.text !== 'string') throw new MalformedEventError('event.text is missing or not a string');
-  const team = id(envelope?.team_id ?? event.team, envelope ? 'team_id' : 'event.team');
+  const rawTeam = envelope?.team_id ?? event.team;
+  const team = rawTeam === undefined && options.requireTeam === false ? '' : id(rawTeam, envelope ? 'team_id' : 'event.team');
   return {
     kind: 'event',
     event: {

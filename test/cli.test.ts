@@ -1,0 +1,84 @@
+/** The `sentinel` command as other tools and operators run it: a real child process. */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { projectRoot } from '../src/paths';
+import { secretValues, rng } from './corpus/generators';
+
+const bin = join(projectRoot, 'bin', 'sentinel.js');
+
+async function sentinel(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, cwd: tmpdir() });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe('sentinel scan', () => {
+  it('writes one JSON finding per line, reports bad lines by number, and exits 0', async () => {
+    const r = rng(5);
+    const pat = secretValues['github-pat']!(r);
+    const dir = mkdtempSync(join(tmpdir(), 'sentinel-scan-'));
+    const file = join(dir, 'events.jsonl');
+    writeFileSync(
+      file,
+      [
+        JSON.stringify({ type: 'message', user: 'U1', channel: 'C1', ts: '1700000000.000100', text: `here: ${pat}` }),
+        '{"type": "message", oops',
+        JSON.stringify({ type: 'event_callback', team_id: 'T9', event_id: 'Ev1', event: { type: 'message', user: 'U2', channel: 'C2', ts: '1700000001.000200', text: 'SSN 287-65-4321 on file' } }),
+        JSON.stringify({ type: 'message', user: 'U3', channel: 'C3', ts: '1700000002.000300', text: 'nothing to see' }),
+        '[1,2,3]',
+      ].join('\n') + '\n',
+    );
+    const { code, stdout, stderr } = await sentinel(['scan', file]);
+    expect(code).toBe(0);
+    const findings = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(findings).toEqual([
+      { ts: '1700000000.000100', channel: 'C1', user: 'U1', rule: 'github-pat', category: 'secret', severity: 'critical', actions: ['delete', 'notify'], redacted: expect.stringMatching(/^ghp\*+.{3}$/), start: 6, end: 46 },
+      { ts: '1700000001.000200', channel: 'C2', user: 'U2', team: 'T9', rule: 'us-ssn', category: 'pii', severity: 'high', actions: ['delete', 'notify'], redacted: expect.any(String), start: 4, end: 15 },
+    ]);
+    expect(stdout).not.toContain(pat);
+    expect(stderr).toContain(`${file}:2: not valid JSON`);
+    expect(stderr).toContain(`${file}:5: not a JSON object`);
+    expect(stderr).toMatch(/scanned 3 events in [\d.]+ s \(\d+ events\/s\): 2 findings, 2 lines skipped/);
+  });
+
+  it('exits 2 without scanning when the rules fail to load', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sentinel-badrules-'));
+    writeFileSync(join(dir, 'bad.yaml'), 'rules:\n  - id: Bad Id\n');
+    const { code, stdout, stderr } = await sentinel(['scan', '--rules', dir, '/dev/null']);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain(`${join(dir, 'bad.yaml')}:2: rules.0.id`);
+  });
+});
+
+describe('sentinel rules test', () => {
+  it('runs every inline example of the shipped pack', async () => {
+    const { code, stdout } = await sentinel(['rules', 'test']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^\d+ files, (\d+) rules, (\d+) examples: \2 passed, 0 failed\n$/);
+  });
+
+  it('fails when an example does not behave', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sentinel-inline-'));
+    writeFileSync(join(dir, 'r.yaml'), 'rules:\n  - id: r\n    description: d\n    category: policy\n    severity: low\n    match: { keywords: [apple] }\n    actions: [notify]\n    tests: { match: [pear] }\n');
+    const { code, stdout } = await sentinel(['rules', 'test', '--rules', dir]);
+    expect(code).toBe(1);
+    expect(stdout).toContain('FAIL r');
+  });
+});
+
+describe('sentinel incidents', () => {
+  it('says clearly when Temporal cannot be reached', async () => {
+    const { code, stderr } = await sentinel(['incidents', 'show', 'incident/x'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(code).toBe(1);
+    expect(stderr).toContain('cannot reach Temporal at 127.0.0.1:1 (TEMPORAL_ADDRESS)');
+  });
+});
