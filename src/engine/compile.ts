@@ -15,6 +15,23 @@ export interface Span {
   value: string;
 }
 
+/**
+ * The text a rule looks at, as a string and as UTF-8 bytes. RE2 runs on the bytes: converting
+ * the string for every regex would cost more than matching.
+ */
+export interface Subject {
+  text: string;
+  bytes: Buffer;
+  /** Byte offset in `bytes` → UTF-16 offset in `text`. */
+  charOffset(byteOffset: number): number;
+}
+
+export function subject(text: string): Subject {
+  const bytes = Buffer.from(text, 'utf8');
+  const ascii = bytes.length === text.length;
+  return { text, bytes, charOffset: ascii ? (b) => b : (b) => bytes.subarray(0, b).toString('utf8').length };
+}
+
 export interface CompiledRule {
   spec: RuleSpec;
   /** Where the rule came from, for error messages. */
@@ -25,7 +42,7 @@ export interface CompiledRule {
   gate: Gate;
   inScope(event: ChatEvent): boolean;
   /** Matches in the (unescaped) text. */
-  find(text: string, event: ChatEvent): Span[];
+  find(subject: Subject, event: ChatEvent): Span[];
 }
 
 /** A rule that validated but cannot be compiled; `field` says which part. */
@@ -38,6 +55,9 @@ export class RuleCompileError extends Error {
     super(message);
   }
 }
+
+/** What RE2 returns for a Buffer subject: byte offsets, Buffer groups. */
+type BufferMatch = { index: number; 0: Buffer } & Record<number, Buffer | undefined>;
 
 /** At most this many values per rule per event: enough to act on, bounded for a hostile message. */
 const MAX_SPANS = 20;
@@ -76,39 +96,55 @@ function regexFinder(spec: RuleSpec, allow: RE2[]): { find: CompiledRule['find']
   if (group >= groups) throw new RuleCompileError('match.secret_group', `the regex has ${groups - 1} capture groups; secret_group ${group} does not exist`);
   const checks = (m.validate ?? []).map((v) => validators[v]);
   const judgePlaceholders = spec.category === 'secret' || spec.category === 'pii';
-  const find = (text: string): Span[] => {
+  const find = (s: Subject): Span[] => {
+    // A yes/no scan is several times cheaper than finding where a match is: ask it first.
+    re.lastIndex = 0;
+    if (!re.test(s.bytes)) return [];
     const spans: Span[] = [];
     re.lastIndex = 0;
-    let hit: RegExpExecArray | null;
-    while (spans.length < MAX_SPANS && (hit = re.exec(text)) !== null) {
+    let hit: BufferMatch | null;
+    while (spans.length < MAX_SPANS && (hit = re.exec(s.bytes) as BufferMatch | null) !== null) {
       if (hit[0].length === 0) {
         re.lastIndex += 1;
         continue;
       }
-      const value = hit[group];
-      if (!value) continue;
+      const bytes = hit[group];
+      if (!bytes || bytes.length === 0) continue;
+      const value = bytes.toString('utf8');
       if (m.entropy !== undefined && shannonEntropy(value) < m.entropy) continue;
       if (judgePlaceholders && isPlaceholder(value, spec.category === 'secret')) continue;
       if (!checks.every((check) => check(value))) continue;
       if (allow.some((a) => a.test(value))) continue;
-      const start = group === 0 ? hit.index : hit.index + hit[0].indexOf(value);
+      const startByte = group === 0 ? hit.index : hit.index + hit[0].indexOf(bytes);
+      const start = s.charOffset(startByte);
       spans.push({ start, end: start + value.length, value });
     }
     return spans;
   };
-  return { find, gate: { anchors: (m.anchors ?? []).map((a) => a.toLowerCase()), minDigits: m.min_digits ?? 0 } };
+  return {
+    find,
+    gate: {
+      anchors: (m.anchors ?? []).map((a) => a.toLowerCase()),
+      minDigitRun: m.min_digit_run ?? 0,
+      ...(m.shape ? { shape: m.shape } : {}),
+      ...(m.requires ? { requires: m.requires } : {}),
+    },
+  };
 }
 
 function keywordFinder(spec: RuleSpec, allow: RE2[]): { find: CompiledRule['find']; gate: Gate } {
   const words = spec.match.keywords!;
   const re = re2(`\\b(?:${words.map(escapeRe).join('|')})\\b`, 'giu', 'match.keywords');
-  const find = (text: string): Span[] => {
+  const find = (s: Subject): Span[] => {
     re.lastIndex = 0;
-    const hit = re.exec(text);
-    if (!hit || allow.some((a) => a.test(hit[0]))) return [];
-    return [{ start: hit.index, end: hit.index + hit[0].length, value: hit[0] }];
+    const hit = re.exec(s.bytes);
+    if (!hit) return [];
+    const value = hit[0].toString('utf8');
+    if (allow.some((a) => a.test(value))) return [];
+    const start = s.charOffset(hit.index);
+    return [{ start, end: start + value.length, value }];
   };
-  return { find, gate: { anchors: words.map((w) => w.toLowerCase()), minDigits: 0 } };
+  return { find, gate: { anchors: words.map((w) => w.toLowerCase()), minDigitRun: 0 } };
 }
 
 const defaultMessage = '<@{user}>, your message matched the security rule {rule} and was handled by Sentinel.';
@@ -133,8 +169,8 @@ export function compileRule(spec: RuleSpec, file: string): CompiledRule {
     message = sql.message ?? spec.message;
     const predicate = sql.predicate;
     matcher = {
-      gate: { anchors: sql.anchors, minDigits: 0 },
-      find: (text, event) => {
+      gate: { anchors: sql.anchors, minDigitRun: 0 },
+      find: ({ text }, event) => {
         const ctx = { event, text, evidence: undefined as [number, number] | undefined };
         if (!predicate(ctx)) return [];
         const [start, end] = ctx.evidence ?? [0, text.length];

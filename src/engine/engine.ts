@@ -1,5 +1,5 @@
 /** The rule engine: a pure function from an event and compiled rules to findings. */
-import type { CompiledRule } from './compile';
+import { subject, type CompiledRule } from './compile';
 import { Prefilter } from './prefilter';
 import { redact } from './redact';
 import { matchText } from './text';
@@ -31,17 +31,18 @@ function fill(template: string, event: ChatEvent, ruleId: string): string {
 /** Every match of every enabled rule in `event`, in rule order. */
 export function evaluate(event: ChatEvent, compiled: CompiledRules): Finding[] {
   const mt = matchText(event.text);
+  const s = subject(mt.text);
   const findings: Finding[] = [];
   const fallbacks: Finding[] = [];
-  for (const index of compiled.prefilter.candidates(mt.text)) {
+  for (const index of compiled.prefilter.candidates(s.bytes, mt.text)) {
     const rule = compiled.active[index]!;
     if (!rule.inScope(event)) continue;
-    const spans = rule.find(mt.text, event);
+    const spans = rule.find(s, event);
     if (spans.length === 0) continue;
     const { spec } = rule;
     const message = fill(rule.message, event, spec.id);
     const into = spec.match.fallback ? fallbacks : findings;
-    for (const s of spans) {
+    for (const span of spans) {
       into.push({
         ruleId: spec.id,
         description: spec.description,
@@ -49,9 +50,9 @@ export function evaluate(event: ChatEvent, compiled: CompiledRules): Finding[] {
         severity: spec.severity,
         actions: rule.actions,
         message,
-        start: mt.toOriginal(s.start),
-        end: mt.toOriginal(s.end),
-        redacted: redact(s.value),
+        start: mt.toOriginal(span.start),
+        end: mt.toOriginal(span.end),
+        redacted: redact(span.value),
       });
     }
   }

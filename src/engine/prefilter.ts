@@ -1,34 +1,77 @@
 /**
  * The engine's one pass over each text: an Aho-Corasick automaton over every rule's literal
- * anchors (case-insensitive ASCII), plus a digit count for rules that look for numbers. Only
- * rules whose gate opens run their full checks.
+ * anchors (case-insensitive ASCII), run over the text's UTF-8 bytes, plus the longest run of
+ * digits for rules that look for numbers. Only rules whose gate opens run their full checks.
  */
 
 export interface Gate {
   /** Lowercase literals; the rule is a candidate when any occurs. Empty: no anchor gate. */
   anchors: string[];
-  /** The text must hold at least this many digits. */
-  minDigits: number;
+  /**
+   * The text must hold a run of at least this many digits, where digits may be separated by
+   * single spaces or dashes (as in "4111 1111 1111 1111" or "123-45-6789"). 0: no digit gate.
+   */
+  minDigitRun: number;
+  /**
+   * A character shape the text must contain: `A` an upper-case letter, `a` a lower-case letter,
+   * `9` a digit, anything else itself (e.g. `AA99` for an IBAN's start, `999-99-9999`).
+   */
+  shape?: string;
+  /** Literals that must all occur, case as written; checked once the other gates are open. */
+  requires?: string[];
 }
 
+/**
+ * A shape as a JavaScript regular expression. Safe without RE2: a fixed-length sequence of
+ * single-character classes cannot backtrack more than its own length at each position.
+ */
+export function shapeRegex(shape: string): RegExp {
+  const classes = [...shape].map((ch) => (ch === 'A' ? '[A-Z]' : ch === 'a' ? '[a-z]' : ch === '9' ? '[0-9]' : ch.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')));
+  return new RegExp(classes.join(''));
+}
+
+/** ASCII; `state >>> 7` undoes the pre-multiplication by it. */
 const ALPHABET = 128;
 
+/**
+ * One lookup per byte: the low 7 bits are the character the automaton reads (upper case folded
+ * to lower, non-ASCII to NUL, which no anchor has); bits 8-9 are 1 for a digit, 2 for a
+ * separator inside a digit run (space, dash), 0 otherwise.
+ */
+const BYTE = Uint16Array.from({ length: 256 }, (_, b) => {
+  const fold = b >= 128 ? 0 : b >= 65 && b <= 90 ? b | 0x20 : b;
+  const digit = b >= 48 && b <= 57 ? 1 : b === 32 || b === 45 ? 2 : 0;
+  return fold | (digit << 8);
+});
+/** Bit 0 of a pre-multiplied state marks a state that emits rules. */
+const EMITS = 1;
+const STATE = ~(ALPHABET - 1);
+
 export class Prefilter {
-  /** Dense DFA over ASCII: next[state * 128 + char]. */
+  /** Dense DFA over ASCII, states pre-multiplied by 128 (bit 0: the state emits): next[state + byte]. */
   private readonly next: Int32Array;
   /** Rule indexes whose anchor ends at each state (including via failure links). */
-  private readonly output: number[][];
-  private readonly alwaysByAnchor: number[] = [];
-  private readonly digitGates: { rule: number; minDigits: number }[] = [];
+  private readonly output: Int32Array[];
+  private readonly ungated: number[] = [];
+  private readonly minRun: Int32Array;
   /** Anchors with non-ASCII characters, checked with includes() on the lowercased text. */
   private readonly wideAnchors: { anchor: string; rule: number }[] = [];
+  /** The shape each rule needs, checked only once its other gates are open. */
+  private readonly ruleShape: (RegExp | undefined)[];
+  private readonly ruleRequires: (string[] | undefined)[];
+  /** mark[rule] === epoch: the rule's anchor was seen in the current text. */
+  private readonly mark: Int32Array;
+  private epoch = 0;
 
   constructor(gates: Gate[]) {
+    this.minRun = Int32Array.from(gates.map((g) => g.minDigitRun));
+    this.ruleShape = gates.map((g) => (g.shape ? shapeRegex(g.shape) : undefined));
+    this.ruleRequires = gates.map((g) => (g.requires?.length ? g.requires : undefined));
+    this.mark = new Int32Array(gates.length);
     const goto: Map<number, number>[] = [new Map()];
     const out: Set<number>[] = [new Set()];
     gates.forEach((g, rule) => {
-      if (g.anchors.length === 0) this.alwaysByAnchor.push(rule);
-      if (g.minDigits > 0) this.digitGates.push({ rule, minDigits: g.minDigits });
+      if (g.anchors.length === 0) this.ungated.push(rule);
       for (const anchor of g.anchors) {
         if (!/^[\x00-\x7f]+$/.test(anchor)) {
           this.wideAnchors.push({ anchor: anchor.toLowerCase(), rule });
@@ -52,12 +95,12 @@ export class Prefilter {
     // Breadth-first failure links, folded into a dense transition table.
     const n = goto.length;
     const fail = new Int32Array(n);
-    this.next = new Int32Array(n * ALPHABET);
+    const next = new Int32Array(n * ALPHABET);
     const queue: number[] = [];
     for (let c = 0; c < ALPHABET; c++) {
       const s = goto[0]!.get(c);
       if (s !== undefined) {
-        this.next[c] = s;
+        next[c] = s;
         queue.push(s);
       }
     }
@@ -67,43 +110,67 @@ export class Prefilter {
       for (let c = 0; c < ALPHABET; c++) {
         const t = goto[s]!.get(c);
         if (t !== undefined) {
-          fail[t] = this.next[fail[s]! * ALPHABET + c]!;
-          this.next[s * ALPHABET + c] = t;
+          fail[t] = next[fail[s]! * ALPHABET + c]!;
+          next[s * ALPHABET + c] = t;
           queue.push(t);
         } else {
-          this.next[s * ALPHABET + c] = this.next[fail[s]! * ALPHABET + c]!;
+          next[s * ALPHABET + c] = next[fail[s]! * ALPHABET + c]!;
         }
       }
     }
-    this.output = out.map((o) => [...o]);
+    for (let i = 0; i < next.length; i++) next[i] = next[i]! * ALPHABET + (out[next[i]!]!.size > 0 ? EMITS : 0);
+    this.next = next;
+    this.output = out.map((o) => Int32Array.from(o));
   }
 
-  /** Indexes of the rules worth running on `text`, ascending. */
-  candidates(text: string): number[] {
-    const hit = new Set<number>(this.alwaysByAnchor);
-    const next = this.next;
-    const output = this.output;
+  /** Indexes of the rules worth running, ascending. `bytes` is `text` in UTF-8. */
+  candidates(bytes: Uint8Array, text: string): number[] {
+    if (this.epoch === 0x7fffffff) {
+      // Int32 marks: start the epochs over rather than wrap into values that never match.
+      this.mark.fill(0);
+      this.epoch = 0;
+    }
+    const epoch = ++this.epoch;
+    const { next, output, mark } = this;
     let state = 0;
-    let digits = 0;
-    let wide = false;
-    for (let i = 0; i < text.length; i++) {
-      let c = text.charCodeAt(i);
-      if (c >= 128) {
-        wide = true;
-        state = 0;
-        continue;
+    let run = 0;
+    let maxRun = 0;
+    let gap = false;
+    for (let i = 0; i < bytes.length; i++) {
+      const v = BYTE[bytes[i]!]!;
+      const d = v >>> 8;
+      if (d === 1) {
+        run += 1;
+        gap = false;
+        if (run > maxRun) maxRun = run;
+      } else if (d === 2 && run > 0 && !gap) {
+        gap = true; // one separator keeps the run going
+      } else {
+        run = 0;
+        gap = false;
       }
-      if (c >= 48 && c <= 57) digits++;
-      else if (c >= 65 && c <= 90) c |= 0x20;
-      state = next[state * ALPHABET + c]!;
-      const o = output[state]!;
-      for (let k = 0; k < o.length; k++) hit.add(o[k]!);
+      state = next[(state & STATE) + (v & 0x7f)]!;
+      if (state & EMITS) {
+        const o = output[state >>> 7]!;
+        for (let k = 0; k < o.length; k++) mark[o[k]!] = epoch;
+      }
     }
-    if (wide && this.wideAnchors.length > 0) {
+    // Non-ASCII text is longer in UTF-8 than in UTF-16 code units.
+    if (bytes.length !== text.length && this.wideAnchors.length > 0) {
       const lower = text.toLowerCase();
-      for (const w of this.wideAnchors) if (lower.includes(w.anchor)) hit.add(w.rule);
+      for (const w of this.wideAnchors) if (lower.includes(w.anchor)) mark[w.rule] = epoch;
     }
-    for (const g of this.digitGates) if (digits < g.minDigits) hit.delete(g.rule);
-    return [...hit].sort((a, b) => a - b);
+    for (const rule of this.ungated) mark[rule] = epoch;
+    const result: number[] = [];
+    const { minRun, ruleShape, ruleRequires } = this;
+    for (let rule = 0; rule < mark.length; rule++) {
+      if (mark[rule] !== epoch || maxRun < minRun[rule]!) continue;
+      const shape = ruleShape[rule];
+      if (shape && !shape.test(text)) continue;
+      const requires = ruleRequires[rule];
+      if (requires && !requires.every((r) => text.includes(r))) continue;
+      result.push(rule);
+    }
+    return result;
   }
 }

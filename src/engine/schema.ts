@@ -18,8 +18,18 @@ export const matchSchema = z
     sql: z.string().min(1).optional(),
     /** Literals (any case) one of which must occur for `regex` to be tried; the engine's prefilter. */
     anchors: z.array(z.string().min(2)).optional(),
-    /** The text must contain at least this many digits for `regex` to be tried. */
-    min_digits: z.number().int().nonnegative().optional(),
+    /**
+     * The text must hold a run of at least this many digits (digits may be separated by single
+     * spaces or dashes) for `regex` to be tried; the prefilter's gate for number detectors.
+     */
+    min_digit_run: z.number().int().nonnegative().optional(),
+    /**
+     * A shape the text must contain for `regex` to be tried: A an upper-case letter, a a
+     * lower-case letter, 9 a digit, any other character itself. E.g. AA99, 999-99-9999.
+     */
+    shape: z.string().regex(/^[^\s]{2,31}$/, '2 to 31 characters, no spaces').optional(),
+    /** Literals that must all occur (case as written) for `regex` to be tried. */
+    requires: z.array(z.string().min(1)).min(1).optional(),
     /** The capture group holding the value; default 1 when the regex has groups, else the whole match. */
     secret_group: z.number().int().nonnegative().optional(),
     /** Minimum Shannon entropy (bits per character) of the value. */
@@ -36,7 +46,7 @@ export const matchSchema = z
       ctx.addIssue({ code: 'custom', message: `exactly one of keywords, regex or sql is required${kinds.length ? ` (found ${kinds.join(' and ')})` : ''}` });
     }
     if (m.regex === undefined) {
-      for (const k of ['flags', 'anchors', 'min_digits', 'secret_group', 'entropy', 'validate', 'fallback'] as const) {
+      for (const k of ['flags', 'anchors', 'min_digit_run', 'shape', 'requires', 'secret_group', 'entropy', 'validate', 'fallback'] as const) {
         if (m[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `${k} applies to regex rules only` });
       }
     }

@@ -9,29 +9,29 @@ export interface MatchText {
   toOriginal(offset: number): number;
 }
 
-const entities: Record<string, string> = { '&amp;': '&', '&lt;': '<', '&gt;': '>' };
+const ENTITY = /&(?:amp|lt|gt);/g;
+const value: Record<string, string> = { '&amp;': '&', '&lt;': '<', '&gt;': '>' };
+const identity = (o: number) => o;
 
 export function matchText(delivered: string): MatchText {
-  if (!delivered.includes('&')) return { text: delivered, toOriginal: (o) => o };
-  const parts: string[] = [];
-  // starts[i] = offset in `delivered` of unescaped character i
-  const starts: number[] = [];
-  for (let i = 0; i < delivered.length; ) {
-    let consumed = 1;
-    let ch = delivered[i]!;
-    if (ch === '&') {
-      for (const [entity, value] of Object.entries(entities)) {
-        if (delivered.startsWith(entity, i)) {
-          ch = value;
-          consumed = entity.length;
-          break;
-        }
-      }
-    }
-    parts.push(ch);
-    starts.push(i);
-    i += consumed;
-  }
-  starts.push(delivered.length);
-  return { text: parts.join(''), toOriginal: (o) => starts[Math.min(o, starts.length - 1)]! };
+  ENTITY.lastIndex = 0;
+  if (!delivered.includes('&') || !ENTITY.test(delivered)) return { text: delivered, toOriginal: identity };
+  // at[i]: offset in the unescaped text just after entity i; shift[i]: characters removed up to it.
+  const at: number[] = [];
+  const shift: number[] = [];
+  let removed = 0;
+  const text = delivered.replace(ENTITY, (entity: string, offset: number) => {
+    removed += entity.length - 1;
+    at.push(offset - (removed - (entity.length - 1)) + 1);
+    shift.push(removed);
+    return value[entity]!;
+  });
+  return {
+    text,
+    toOriginal: (o) => {
+      let s = 0;
+      for (let i = 0; i < at.length && at[i]! <= o; i++) s = shift[i]!;
+      return o + s;
+    },
+  };
 }

@@ -1,0 +1,44 @@
+/** The prefilter: Aho-Corasick over anchors, digit runs and shapes; it may let through too much, never too little. */
+import { describe, expect, it } from 'vitest';
+import { Prefilter, type Gate } from '../src/engine/prefilter';
+
+const gate = (g: Partial<Gate>): Gate => ({ anchors: [], minDigitRun: 0, ...g });
+const run = (p: Prefilter, text: string) => p.candidates(Buffer.from(text), text);
+
+describe('prefilter', () => {
+  it('finds overlapping and nested anchors in any case (the classic he/she/his/hers set)', () => {
+    const p = new Prefilter([gate({ anchors: ['he'] }), gate({ anchors: ['she'] }), gate({ anchors: ['his'] }), gate({ anchors: ['hers'] })]);
+    expect(run(p, 'USHERS')).toEqual([0, 1, 3]);
+    expect(run(p, 'a phis b')).toEqual([2]);
+    expect(run(p, 'nothing')).toEqual([]);
+  });
+
+  it('agrees with a plain substring search on random text', () => {
+    const anchors = ['ab', 'bca', 'cab', 'aaa', 'ghp_', 'xoxb-', '://'];
+    const p = new Prefilter(anchors.map((a) => gate({ anchors: [a] })));
+    let seed = 1;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let i = 0; i < 2000; i++) {
+      const text = Array.from({ length: 30 }, () => 'abcABC:/_-xoghp'[Math.floor(rand() * 15)]).join('');
+      const expected = anchors.flatMap((a, k) => (text.toLowerCase().includes(a) ? [k] : []));
+      expect(run(p, text)).toEqual(expected);
+    }
+  });
+
+  it('gates on digit runs with single separators', () => {
+    const p = new Prefilter([gate({ minDigitRun: 13 })]);
+    expect(run(p, 'card 4111 1111 1111 1111')).toEqual([0]);
+    expect(run(p, 'card 4111-1111-1111-1')).toEqual([0]);
+    expect(run(p, 'call 415 555 2671')).toEqual([]);
+    expect(run(p, '4111  1111  1111  1111')).toEqual([]);
+  });
+
+  it('gates on shapes and required literals, and matches anchors with non-ASCII letters', () => {
+    const p = new Prefilter([gate({ shape: 'AA99' }), gate({ anchors: ['sk'], requires: ['SK'] }), gate({ anchors: ['geheimnis', 'contraseña'] })]);
+    expect(run(p, 'iban DE89 3704')).toEqual([0]);
+    expect(run(p, 'de89 3704')).toEqual([]);
+    expect(run(p, 'ask the desk')).toEqual([]);
+    expect(run(p, 'key SKabc')).toEqual([1]);
+    expect(run(p, 'la CONTRASEÑA es')).toEqual([2]);
+  });
+});
