@@ -8,10 +8,11 @@ const lines: [user: string, channel: string, text: string][] = [
   ['U0CAROL01', 'C0GENERAL', 'Lunch order closes at 11:30, tacos again'],
   ['U0BOB0001', 'C0ENGINEE', 'staging db password is Winter2026! if anyone needs it'],
   ['U0ALICE01', 'C0GENERAL', "I'm confident we hit the launch date"],
-  ['U0BOB0001', 'C0PARTNER', 'Sharing our internal only pricing sheet so you can plan'],
+  ['U0BOB0001', 'C0PARTNER', 'refund goes to the card on file, 4539 1488 0343 6467'],
   ['U0CAROL01', 'C0ENGINEE', 'The tokenizer benchmarks are in the wiki'],
   ['U0ALICE01', 'C0ENGINEE', 'new deploy token for CI: glpat-7f3kQm2xWv9LpR4tZs1N'],
   ['U0CAROL01', 'C0GENERAL', 'Reminder: security training due Friday'],
+  ['U0CAROL01', 'C0ENGINEE', 'prod creds for the migration: AKIAQ3EGT5KMPL7RZW2N'],
   ['U0BOB0001', 'C0GENERAL', 'who has the secret santa list?'],
   ['U0ALICE01', 'C0PARTNER', 'Thanks for the call, notes to follow'],
 ];
