@@ -30,6 +30,36 @@ const schema = z.object({
   SLACK_ADMIN_TOKEN: z.string().min(1).optional(),
   /** Bot token; the bot posts notifications and summaries. */
   SLACK_BOT_TOKEN: z.string().min(1).optional(),
+  /** dm (default): tell the author in a direct message; ephemeral: in the channel, visible to them only. */
+  SENTINEL_NOTIFY_MODE: z.enum(['dm', 'ephemeral']).default('dm'),
+  /** Channel id for incident summaries and escalations; none: no summaries. */
+  SENTINEL_SECURITY_CHANNEL: z.string().regex(/^[CGD][A-Z0-9]{2,}$/, 'a Slack channel id such as C0123ABCD').optional(),
+  /** Slack calls per second across all remediation workers (Temporal's task-queue rate limit); default 2. */
+  SLACK_MAX_CALLS_PER_SECOND: z.coerce.number().positive().default(2),
+  /** Task queue of the KMS workers, the only ones holding KMS credentials; default sentinel-kms. */
+  SENTINEL_KMS_TASK_QUEUE: z.string().min(1).default('sentinel-kms'),
+  /** AWS region of the KMS keys; default us-east-1. */
+  AWS_REGION: z.string().min(1).default('us-east-1'),
+  /** KMS endpoint override (moto in development); default AWS. */
+  AWS_ENDPOINT_URL_KMS: z.string().url().optional(),
+  /** disable (default): DisableKey; schedule_deletion: ScheduleKeyDeletion with the pending window. */
+  SENTINEL_KMS_ACTION: z.enum(['disable', 'schedule_deletion']).default('disable'),
+  /** Pending window of ScheduleKeyDeletion in days, 7-30; default 30. */
+  SENTINEL_KMS_PENDING_DAYS: z.coerce.number().int().min(7).max(30).default(30),
+  /** Customer-managed key per channel: C0123=arn:aws:kms:…,C0456=arn:… */
+  SENTINEL_CHANNEL_KEYS: z
+    .string()
+    .regex(/^([A-Z0-9]+=arn:aws:kms:[^,=]+)(,[A-Z0-9]+=arn:aws:kms:[^,=]+)*$/, 'CHANNEL=arn:aws:kms:…, comma separated')
+    .optional(),
+  /** How long a revocation waits for approval when a rule requires it; default 24h. */
+  SENTINEL_APPROVAL_TIMEOUT: z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 30m, 24h, 2d').default('24h'),
+  /** What happens when no one decides in time: reject (default, the key stays enabled) or approve. */
+  SENTINEL_APPROVAL_DEFAULT: z.enum(['reject', 'approve']).default('reject'),
+  /** Repeat-offender levels: count/window=action, comma separated. Actions: warn, notify_security, access_review. */
+  SENTINEL_ESCALATION: z
+    .string()
+    .regex(/^\d+\/\d+(m|h|d)=(warn|notify_security|access_review)(,\d+\/\d+(m|h|d)=(warn|notify_security|access_review))*$/, 'count/window=action, e.g. 2/24h=warn,3/24h=notify_security')
+    .default('2/24h=warn,3/24h=notify_security,5/24h=access_review'),
 });
 
 export type Env = z.infer<typeof schema>;
@@ -40,7 +70,29 @@ export interface Config {
   nats: { servers: string[] };
   rulesDir: string;
   detector: { concurrency: number };
-  slack: { apiUrl: string; adminToken: string | undefined; botToken: string | undefined };
+  slack: { apiUrl: string; adminToken: string | undefined; botToken: string | undefined; maxCallsPerSecond: number };
+  remediation: {
+    notifyMode: 'dm' | 'ephemeral';
+    securityChannel: string | undefined;
+    approvalTimeout: string;
+    approvalDefault: 'reject' | 'approve';
+    escalation: EscalationLevel[];
+  };
+  kms: {
+    taskQueue: string;
+    region: string;
+    endpoint: string | undefined;
+    action: 'disable' | 'schedule_deletion';
+    pendingDays: number;
+    channelKeys: Record<string, string>;
+  };
+}
+
+/** A repeat-offender level: `count` incidents within `window` trigger `action`, once. */
+export interface EscalationLevel {
+  count: number;
+  window: string;
+  action: 'warn' | 'notify_security' | 'access_review';
 }
 
 /** A configuration problem, named by its variable, found before anything starts. */
@@ -66,7 +118,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     nats: { servers: e.NATS_URL.split(',').map((s) => s.trim()) },
     rulesDir: e.SENTINEL_RULES_DIR,
     detector: { concurrency: e.DETECTOR_CONCURRENCY },
-    slack: { apiUrl: e.SLACK_API_URL, adminToken: e.SLACK_ADMIN_TOKEN, botToken: e.SLACK_BOT_TOKEN },
+    slack: { apiUrl: e.SLACK_API_URL, adminToken: e.SLACK_ADMIN_TOKEN, botToken: e.SLACK_BOT_TOKEN, maxCallsPerSecond: e.SLACK_MAX_CALLS_PER_SECOND },
+    remediation: {
+      notifyMode: e.SENTINEL_NOTIFY_MODE,
+      securityChannel: e.SENTINEL_SECURITY_CHANNEL,
+      approvalTimeout: e.SENTINEL_APPROVAL_TIMEOUT,
+      approvalDefault: e.SENTINEL_APPROVAL_DEFAULT,
+      escalation: e.SENTINEL_ESCALATION.split(',')
+        .map((l) => {
+          const [, count, window, action] = /^(\d+)\/([^=]+)=(.+)$/.exec(l)!;
+          return { count: Number(count), window: window!, action: action as EscalationLevel['action'] };
+        })
+        .sort((a, b) => a.count - b.count),
+    },
+    kms: {
+      taskQueue: e.SENTINEL_KMS_TASK_QUEUE,
+      region: e.AWS_REGION,
+      endpoint: e.AWS_ENDPOINT_URL_KMS,
+      action: e.SENTINEL_KMS_ACTION,
+      pendingDays: e.SENTINEL_KMS_PENDING_DAYS,
+      channelKeys: Object.fromEntries((e.SENTINEL_CHANNEL_KEYS ?? '').split(',').filter(Boolean).map((p) => p.split('=') as [string, string])),
+    },
   };
 }
 

@@ -6,6 +6,10 @@ export const FailureType = {
   SlackRateLimited: 'SlackRateLimited',
   /** Slack or the network failed for now (5xx, timeout, reset): retried with backoff. */
   SlackTransient: 'SlackTransient',
+  /** KMS refused for good (NotFoundException, an invalid ARN, access denied): an operator must act. */
+  KmsPermanent: 'KmsPermanent',
+  /** KMS or the network failed for now (throttling, 5xx, timeout): retried with backoff. */
+  KmsTransient: 'KmsTransient',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

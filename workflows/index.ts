@@ -1,2 +1,3 @@
 /** The workflows a remediation worker runs. */
-export { incidentWorkflow, stateQuery } from './incident';
+export { incidentWorkflow } from './incident';
+export { offenderWorkflow } from './offender';

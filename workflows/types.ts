@@ -17,7 +17,11 @@ export interface IncidentInput {
     actions: Action[];
     /** The message to the user, already filled in. */
     message: string;
+    /** revoke_kms waits for approveRevocation. */
+    approvalRequired: boolean;
   };
+  /** The KMS key named in the message, when there is one (an identifier, not a secret). */
+  kmsKeyArn?: string;
   /** Where the match is and what it looks like redacted; never the matched text. */
   match: { redacted: string; start: number; end: number };
   detectedAt: string;
@@ -27,7 +31,8 @@ export type IncidentStatus = 'open' | 'remediating' | 'awaiting_approval' | 'res
 
 export interface StepRecord {
   step: string;
-  outcome: 'done' | 'already_done' | 'failed';
+  /** done; already_done (found done on retry); failed; skipped (nothing to do); rejected (revocation refused). */
+  outcome: 'done' | 'already_done' | 'failed' | 'skipped' | 'rejected';
   at: string;
   detail?: string;
 }
@@ -41,4 +46,43 @@ export interface IncidentState {
   message: { team: string; channel: string; user: string; ts: string };
   steps: StepRecord[];
   pending: string[];
+  /** The step waiting for an operator's retry, and why it failed. */
+  failed?: { step: string; reason: string };
+  dismissed?: { by: string; reason: string; at: string };
+  approval?: { decision: 'approve' | 'reject'; by: string; at: string; reason?: string };
+  escalations?: { by: string; at: string; reason?: string }[];
+}
+
+/** The settings an incident runs with, read once by an activity so the workflow stays deterministic. */
+export interface RemediationSettings {
+  notifyMode: 'dm' | 'ephemeral';
+  securityChannel: string | undefined;
+  approvalTimeout: string;
+  approvalDefault: 'reject' | 'approve';
+  kmsAction: 'disable' | 'schedule_deletion';
+  kmsPendingDays: number;
+  /** The customer-managed key configured for the incident's channel. */
+  channelKeyArn: string | undefined;
+}
+
+/** One line of the audit trail: a decision or an action outcome. Never secret text. */
+export interface AuditRecord {
+  incidentId: string;
+  /** Position in the incident's trail (workflow records); attempts carry their step and number instead. */
+  seq?: number;
+  at: string;
+  kind: 'decision' | 'action' | 'attempt' | 'operator';
+  step: string;
+  outcome: string;
+  detail?: string;
+  attempt?: number;
+  actor?: string;
+}
+
+/** An offense reported to a user's offender workflow. */
+export interface Offense {
+  incidentId: string;
+  ruleId: string;
+  severity: string;
+  at: string;
 }

@@ -19,7 +19,7 @@ import { portsFromEnv } from '../stack/ports';
 import { startStack, type Endpoints, type RunningStack } from '../stack/stack';
 import { isAlive, readState, stackEnv } from '../stack/state';
 import { connectClient, connectWorker } from '../temporal/client';
-import { createRemediationWorker } from '../worker/worker';
+import { createKmsWorker, createRemediationWorkers } from '../worker/worker';
 import type { IncidentState } from '../../workflows/types';
 import { burst } from './chat';
 
@@ -43,7 +43,8 @@ await runMain('demo', async () => {
   }
   if (!endpoints.slackSimUrl) throw new StackError('the running stack has no Slack simulator');
 
-  const config = loadConfig({ ...process.env, ...stackEnv(endpoints) });
+  Object.assign(process.env, stackEnv(endpoints));
+  const config = loadConfig();
   const log = createLogger({ level: 'warn', fields: { component: 'demo' } });
   const rules = loadRules(config.rulesDir);
   for (const p of rules.problems) out(`rule problem (skipped): ${formatProblem(p)}`);
@@ -55,8 +56,8 @@ await runMain('demo', async () => {
   const client = await connectClient(config.temporal);
   const nativeConnection = await connectWorker(config.temporal);
   out('bundling workflow code and starting a worker and a detector…');
-  const worker: Worker = await createRemediationWorker({ connection: nativeConnection, config });
-  const workerRun = worker.run();
+  const workers: Worker[] = [...(await createRemediationWorkers({ connection: nativeConnection, config, nc, client })), await createKmsWorker(nativeConnection, config)];
+  const workerRuns = workers.map((w) => w.run());
 
   const sim = new SimControl(endpoints.slackSimUrl);
   const pending = new Map<string, Promise<IncidentState>>();
@@ -98,8 +99,8 @@ await runMain('demo', async () => {
     await relay.catch(() => undefined);
     await detector.stop();
     await detectorRun;
-    worker.shutdown();
-    await workerRun;
+    for (const w of workers) w.shutdown();
+    await Promise.all(workerRuns);
     await nativeConnection.close();
     await client.connection.close();
     await nc.drain();

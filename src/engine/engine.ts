@@ -50,6 +50,7 @@ export function evaluate(event: ChatEvent, compiled: CompiledRules): Finding[] {
         severity: spec.severity,
         actions: rule.actions,
         message,
+        approvalRequired: spec.approval === 'required',
         start: mt.toOriginal(span.start),
         end: mt.toOriginal(span.end),
         redacted: redact(span.value),

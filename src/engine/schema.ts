@@ -79,6 +79,8 @@ export const ruleSchema = z
     scope: scopeSchema.optional(),
     /** For SQL rules tp_action may give the actions instead. */
     actions: z.array(action).min(1).optional(),
+    /** required: revoke_kms waits for an operator's approveRevocation (or the configured timeout default). Default none. */
+    approval: z.enum(['required', 'none']).default('none'),
     /** The message to the user; {user}, {channel}, {rule} are filled in. For SQL rules tp_message may give it instead. */
     message: z.string().min(1).optional(),
     /** Values (the matched secret) that are known and fine: RE2 patterns. */

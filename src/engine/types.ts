@@ -35,6 +35,8 @@ export interface Finding {
   actions: Action[];
   /** The message to the user, template already filled in. */
   message: string;
+  /** A KMS revocation must wait for an operator's approval. */
+  approvalRequired: boolean;
   /** UTF-16 offsets of the match in the event's text as delivered. */
   start: number;
   end: number;

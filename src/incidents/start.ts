@@ -14,6 +14,14 @@ import {
 import type { IncidentInput } from '../../workflows/types';
 import { incidentId } from './id';
 
+const KMS_KEY_ARN = /arn:aws:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
+
+/** The KMS key ARN a message names, for rules that revoke keys. */
+function kmsKey(text: string): { kmsKeyArn?: string } {
+  const m = KMS_KEY_ARN.exec(text);
+  return m ? { kmsKeyArn: m[0] } : {};
+}
+
 /** The workflow input for a finding: coordinates, rule and redacted match, never the text. */
 export function incidentInput(event: ChatEvent, finding: Finding, now = new Date()): IncidentInput {
   return {
@@ -30,7 +38,9 @@ export function incidentInput(event: ChatEvent, finding: Finding, now = new Date
       severity: finding.severity,
       actions: finding.actions,
       message: finding.message,
+      approvalRequired: finding.approvalRequired,
     },
+    ...(finding.actions.includes('revoke_kms') ? kmsKey(event.text) : {}),
     match: { redacted: finding.redacted, start: finding.start, end: finding.end },
     detectedAt: now.toISOString(),
   };

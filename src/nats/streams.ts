@@ -7,6 +7,7 @@ import { AckPolicy, DeliverPolicy, nanos, type JetStreamManager, type StreamConf
 export const CHAT_STREAM = 'CHAT';
 export const DEADLETTER_STREAM = 'DEADLETTER';
 export const DETECTOR_CONSUMER = 'detector';
+export const AUDIT_STREAM = 'AUDIT';
 
 /**
  * Slack retries a delivery right away, after about 1 and about 5 minutes; a 10-minute window keeps
@@ -57,4 +58,12 @@ export async function ensureChatStreams(jsm: JetStreamManager): Promise<void> {
   } else {
     await jsm.consumers.add(CHAT_STREAM, consumer);
   }
+}
+
+/**
+ * AUDIT: the incidents' trails. Messages can be neither deleted nor purged through the API; the
+ * duplicate window drops an append retried after it had succeeded.
+ */
+export async function ensureAuditStream(jsm: JetStreamManager): Promise<void> {
+  await ensureStream(jsm, { name: AUDIT_STREAM, subjects: ['audit.>'], deny_delete: true, deny_purge: true, duplicate_window: nanos(CHAT_DUPLICATE_WINDOW_MS) });
 }

@@ -41,6 +41,9 @@ export function stackEnv(e: Endpoints): Record<string, string> {
     TEMPORAL_ADDRESS: e.temporalAddress,
     NATS_URL: e.natsUrl,
     AWS_ENDPOINT_URL_KMS: e.kmsEndpoint,
-    ...(e.slackApiUrl ? { SLACK_API_URL: e.slackApiUrl, SLACK_ADMIN_TOKEN: SIM_ADMIN_TOKEN, SLACK_BOT_TOKEN: SIM_BOT_TOKEN } : {}),
+    // moto accepts any credentials; real AWS takes them from the KMS workers' role.
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    ...(e.slackApiUrl ? { SLACK_API_URL: e.slackApiUrl, SLACK_ADMIN_TOKEN: SIM_ADMIN_TOKEN, SLACK_BOT_TOKEN: SIM_BOT_TOKEN, SENTINEL_SECURITY_CHANNEL: 'C0SECURIT' } : {}),
   };
 }

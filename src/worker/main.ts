@@ -1,18 +1,23 @@
-/** `npm run worker`: one remediation worker. Run as many as the load needs. */
+/** `npm run worker`: one remediation worker (workflows, Sentinel's activities, the Slack queue). */
 import { loadConfig } from '../config';
 import { createLogger } from '../log';
 import { runMain } from '../main';
-import { connectWorker } from '../temporal/client';
-import { createRemediationWorker } from './worker';
+import { connectNats } from '../nats/connect';
+import { connectClient, connectWorker } from '../temporal/client';
+import { createRemediationWorkers } from './worker';
 
 await runMain('worker', async () => {
   const config = loadConfig();
   const log = createLogger({ level: config.logLevel, fields: { component: 'worker' } });
   const connection = await connectWorker(config.temporal);
-  const worker = await createRemediationWorker({ connection, config });
+  const client = await connectClient(config.temporal);
+  const nc = await connectNats(config.nats, 'sentinel-worker');
+  const workers = await createRemediationWorkers({ connection, config, nc, client });
   log.info('worker running', { taskQueue: config.temporal.taskQueue, temporal: config.temporal.address });
-  // The SDK's runtime shuts the worker down on SIGINT/SIGTERM; run() resolves once it has drained.
-  await worker.run();
+  // The SDK's runtime shuts the workers down on SIGINT/SIGTERM; run() resolves once they have drained.
+  await Promise.all(workers.map((w) => w.run()));
+  await nc.drain();
+  await client.connection.close();
   await connection.close();
   log.info('worker stopped');
 });

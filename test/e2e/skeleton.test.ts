@@ -44,7 +44,11 @@ describe('skeleton: chat event to deleted message', () => {
     const incidentId = `incident/slack/${TEAM}/C0GENERAL/${message.ts}/tutorial-confidential`;
     const state = await incidentResult<IncidentState>(h.client, incidentId);
     expect(state.status).toBe('resolved');
-    expect(state.steps.map((s) => [s.step, s.outcome])).toEqual([['delete', 'done']]);
+    expect(state.steps.map((s) => [s.step, s.outcome])).toEqual([
+      ['delete', 'done'],
+      ['summary', 'done'],
+      ['report', 'done'],
+    ]);
     expect(state.match.redacted).not.toContain('confidential');
 
     await drained(redelivered.seq);
@@ -78,18 +82,33 @@ describe('skeleton: chat event to deleted message', () => {
     expect(new TextDecoder().decode(dead.data)).toBe('{"type":"event_callback","event":');
   });
 
-  it('marks the incident needs_attention when Slack refuses the delete, without retrying forever', async () => {
+  it('marks the incident needs_attention when Slack refuses the delete, without retrying forever, and retry completes it', async () => {
     h.sim.injectFault({ method: 'chat.delete', kind: 'error', error: 'cant_delete_message' });
     const { message, envelope } = h.sim.postAsUser('U0ALICE01', 'C0ENGINEE', 'confidential: roadmap draft');
     await publish(envelope, envelope.event_id);
     const incidentId = `incident/slack/${TEAM}/C0ENGINEE/${message.ts}/tutorial-confidential`;
-    const state = await incidentResult<IncidentState>(h.client, incidentId);
     const handle = h.client.workflow.getHandle(incidentId);
-    expect(state.status).toBe('needs_attention');
-    expect(state.steps[0]).toMatchObject({ step: 'delete', outcome: 'failed', detail: expect.stringContaining('cant_delete_message') });
+    const stuck = await eventually('needs_attention', async () => {
+      const s = await handle.query<IncidentState>('state').catch(() => undefined);
+      return s?.status === 'needs_attention' && s;
+    });
+    expect(stuck.failed).toMatchObject({ step: 'delete', reason: expect.stringContaining('cant_delete_message') });
+    await new Promise((r) => setTimeout(r, 1500)); // time for any (wrong) retry to happen
     expect(h.sim.calls.filter((c) => c.method === 'chat.delete' && c.args.ts === message.ts)).toHaveLength(1);
     const described = await handle.describe();
     expect(described.typedSearchAttributes.getAll().find((p) => p.key.name === 'SentinelStatus')?.value).toBe('needs_attention');
-    await recordHistory(incidentId, 'incident-cant-delete');
+
+    // The cause is fixed (the fault was used up); an operator retries.
+    await handle.executeUpdate('retry', { args: [{ by: 'U0ADMIN01', reason: 'granted admin rights' }] });
+    const state = await incidentResult<IncidentState>(h.client, incidentId);
+    expect(state.status).toBe('resolved');
+    expect(state.steps.map((s) => [s.step, s.outcome])).toEqual([
+      ['delete', 'failed'],
+      ['delete', 'done'],
+      ['summary', 'done'],
+      ['report', 'done'],
+    ]);
+    expect(h.sim.okCalls('chat.delete').filter((c) => c.args.ts === message.ts)).toHaveLength(1);
+    await recordHistory(incidentId, 'incident-cant-delete-then-retry');
   });
 });

@@ -15,7 +15,7 @@ import { createLogger, silentLogger } from '../../src/log';
 import { CHAT_STREAM, DEADLETTER_STREAM, ensureChatStreams } from '../../src/nats/streams';
 import { SlackSimulator } from '../../src/slack-sim/server';
 import { SIM_ADMIN_TOKEN, SIM_BOT_TOKEN } from '../../src/slack-sim/workspace';
-import { createRemediationWorker, workflowsPath } from '../../src/worker/worker';
+import { createKmsWorker, createRemediationWorkers, workflowsPath } from '../../src/worker/worker';
 import { projectRoot } from '../../src/paths';
 import { join } from 'node:path';
 
@@ -33,7 +33,7 @@ export interface Harness {
   sim: SlackSimulator;
   nc: NatsConnection;
   client: Client;
-  worker: Worker;
+  workers: Worker[];
   detector: Detector;
   close(): Promise<void>;
 }
@@ -56,7 +56,8 @@ export async function incidentResult<T>(client: Client, workflowId: string, time
   return (await handle.result()) as T;
 }
 
-export async function startHarness(): Promise<Harness> {
+/** The pipeline on the run's stack; `env` overrides configuration for this suite. */
+export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
   if (!runtimeInstalled) {
     // Keep the SDK's signal handlers out of the test runner.
     Runtime.install({ shutdownSignals: [], logger: new DefaultLogger('WARN') });
@@ -71,8 +72,16 @@ export async function startHarness(): Promise<Harness> {
     SLACK_ADMIN_TOKEN: SIM_ADMIN_TOKEN,
     SLACK_BOT_TOKEN: SIM_BOT_TOKEN,
     SENTINEL_TASK_QUEUE: `test-${randomUUID()}`,
+    SENTINEL_KMS_TASK_QUEUE: `test-kms-${randomUUID()}`,
     SENTINEL_RULES_DIR: join(projectRoot, 'rules'),
+    SENTINEL_SECURITY_CHANNEL: 'C0SECURIT',
+    SLACK_MAX_CALLS_PER_SECOND: '100',
+    AWS_ENDPOINT_URL_KMS: stack.kmsEndpoint,
+    ...env,
   });
+  // moto accepts any credentials; the SDK's default chain reads these.
+  process.env.AWS_ACCESS_KEY_ID ??= 'testing';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'testing';
 
   const nc = await connect({ servers: config.nats.servers });
   const jsm = await nc.jetstreamManager();
@@ -81,8 +90,11 @@ export async function startHarness(): Promise<Harness> {
 
   const client = new Client({ connection: await Connection.connect({ address: config.temporal.address }) });
   const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
-  const worker = await createRemediationWorker({ connection: nativeConnection, config, workflowBundle: await workflowBundle() });
-  const workerRun = worker.run();
+  const workers = [
+    ...(await createRemediationWorkers({ connection: nativeConnection, config, nc, client, workflowBundle: await workflowBundle() })),
+    await createKmsWorker(nativeConnection, config),
+  ];
+  const workerRuns = workers.map((w) => w.run());
 
   const rules = loadRules(config.rulesDir);
   const detector = new Detector({ nc, temporal: client, taskQueue: config.temporal.taskQueue, rules: () => rules, log: process.env.TEST_LOG ? createLogger({ level: 'debug' }) : silentLogger });
@@ -93,13 +105,13 @@ export async function startHarness(): Promise<Harness> {
     sim,
     nc,
     client,
-    worker,
+    workers,
     detector,
     async close() {
       await detector.stop();
       await detectorRun;
-      worker.shutdown();
-      await workerRun;
+      for (const w of workers) w.shutdown();
+      await Promise.all(workerRuns);
       await nativeConnection.close();
       await client.connection.close();
       await nc.drain();

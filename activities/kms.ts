@@ -1,0 +1,45 @@
+/**
+ * KMS revocation. Runs only on the KMS task queue, whose workers alone hold KMS credentials.
+ * Idempotent: a key already disabled or pending deletion counts as revoked.
+ */
+import { DescribeKeyCommand, DisableKeyCommand, KMSClient, ScheduleKeyDeletionCommand, KMSServiceException } from '@aws-sdk/client-kms';
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../workflows/failures';
+
+/** Errors retrying cannot fix. */
+const permanent = new Set(['NotFoundException', 'InvalidArnException', 'AccessDeniedException', 'ValidationException', 'UnsupportedOperationException', 'KMSInvalidStateException']);
+
+function kmsFailure(err: unknown, keyArn: string): ApplicationFailure {
+  const name = err instanceof KMSServiceException ? err.name : (err as Error)?.name;
+  const message = `KMS ${name ?? 'error'} for ${keyArn}: ${(err as Error)?.message ?? String(err)}`;
+  if (name && permanent.has(name)) return ApplicationFailure.create({ type: FailureType.KmsPermanent, nonRetryable: true, message });
+  return ApplicationFailure.create({ type: FailureType.KmsTransient, message });
+}
+
+const ARN = /^arn:aws:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/;
+
+export function createKmsActivities(kms: KMSClient) {
+  return {
+    /** Disables the key, or schedules its deletion after `pendingDays`; already revoked counts as done. */
+    async revokeKey(r: { keyArn: string; action: 'disable' | 'schedule_deletion'; pendingDays: number }): Promise<{ outcome: 'revoked' | 'already_revoked'; keyState: string }> {
+      if (!ARN.test(r.keyArn)) {
+        throw ApplicationFailure.create({ type: FailureType.KmsPermanent, nonRetryable: true, message: `not a KMS key ARN: ${JSON.stringify(r.keyArn)}` });
+      }
+      try {
+        const described = await kms.send(new DescribeKeyCommand({ KeyId: r.keyArn }));
+        const state = described.KeyMetadata?.KeyState ?? 'Unknown';
+        if (state === 'Disabled' || state === 'PendingDeletion') {
+          if (r.action === 'disable' || state === 'PendingDeletion') return { outcome: 'already_revoked', keyState: state };
+        }
+        if (r.action === 'disable') {
+          await kms.send(new DisableKeyCommand({ KeyId: r.keyArn }));
+          return { outcome: 'revoked', keyState: 'Disabled' };
+        }
+        await kms.send(new ScheduleKeyDeletionCommand({ KeyId: r.keyArn, PendingWindowInDays: r.pendingDays }));
+        return { outcome: 'revoked', keyState: 'PendingDeletion' };
+      } catch (err) {
+        throw kmsFailure(err, r.keyArn);
+      }
+    },
+  };
+}

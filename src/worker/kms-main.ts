@@ -1,0 +1,17 @@
+/** `npm run worker:kms`: one KMS worker, the only Sentinel process with KMS credentials. */
+import { loadConfig } from '../config';
+import { createLogger } from '../log';
+import { runMain } from '../main';
+import { connectWorker } from '../temporal/client';
+import { createKmsWorker } from './worker';
+
+await runMain('kms-worker', async () => {
+  const config = loadConfig();
+  const log = createLogger({ level: config.logLevel, fields: { component: 'kms-worker' } });
+  const connection = await connectWorker(config.temporal);
+  const worker = await createKmsWorker(connection, config);
+  log.info('KMS worker running', { taskQueue: config.kms.taskQueue, region: config.kms.region, endpoint: config.kms.endpoint ?? 'AWS' });
+  await worker.run();
+  await connection.close();
+  log.info('KMS worker stopped');
+});

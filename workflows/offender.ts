@@ -1,0 +1,106 @@
+/**
+ * One entity workflow per user (`offender/<source>/<team>/<user>`): counts the user's incidents in
+ * sliding windows and escalates once per level while the user stays above it. Lives for months
+ * through continueAsNew, draining its handlers first.
+ */
+import { allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { msToNumber } from '@temporalio/common/lib/time';
+import type { Activities, SlackActivities } from '../activities';
+import type { EscalationLevel } from '../src/config';
+import { internalCall, slackCall } from './incident';
+import type { Offense } from './types';
+
+export interface OffenderInput {
+  source: string;
+  team: string;
+  user: string;
+  levels: EscalationLevel[];
+  offenses: Offense[];
+  /** Levels (by index) escalated in the current episode, carried across continueAsNew. */
+  escalated: { level: number; at: string }[];
+}
+
+export interface OffenderState {
+  user: string;
+  offenses: Offense[];
+  escalations: { level: number; action: string; count: number; window: string; at: string }[];
+}
+
+export const offenseSignal = defineSignal<[Offense]>('offense');
+export const historyQuery = defineQuery<OffenderState>('history');
+
+/** The history a query returns and the workflow carries; older offenses are dropped past this many. */
+const KEEP = 500;
+
+const internal = proxyActivities<Activities>(internalCall);
+const local = proxyLocalActivities<Activities>({ startToCloseTimeout: '5s' });
+
+export async function offenderWorkflow(input: OffenderInput): Promise<void> {
+  const id = workflowInfo().workflowId;
+  const offenses = [...input.offenses];
+  const escalated = new Map(input.escalated.map((e) => [e.level, e.at]));
+  const state: OffenderState = { user: input.user, offenses, escalations: [] };
+  const inbox: Offense[] = [];
+  setHandler(offenseSignal, (o) => void inbox.push(o));
+  setHandler(historyQuery, () => state);
+
+  const settings = await local.remediationSettings('');
+  const slack = proxyActivities<SlackActivities>({ ...slackCall, taskQueue: settings.slackTaskQueue });
+  let seq = 0;
+
+  async function escalate(index: number, level: EscalationLevel, count: number): Promise<void> {
+    const at = new Date().toISOString();
+    const key = `${id}#level-${index}#${at}`;
+    const who = `<@${input.user}>`;
+    const channel = settings.securityChannel;
+    if (level.action === 'warn') {
+      await slack.directMessage({
+        user: input.user,
+        key,
+        text: `${who}, this is your ${count}${count === 2 ? 'nd' : count === 3 ? 'rd' : 'th'} data-loss incident within ${level.window}. Secrets and personal data do not belong in chat; the security team has been told if this continues.`,
+      });
+    } else if (channel) {
+      const text =
+        level.action === 'notify_security'
+          ? `:warning: ${who} has had ${count} Sentinel incidents within ${level.window}.`
+          : `:rotating_light: ${who} has had ${count} Sentinel incidents within ${level.window}: page on-call and mark the account for access review.`;
+      await slack.postSecurityNotice({ incidentId: id, channel, text, key });
+      if (level.action === 'notify_security') {
+        const manager = await slack.managerOf(input.user);
+        if (manager) await slack.directMessage({ user: manager, key: `${key}#manager`, text: `${who}, who reports to you, has had ${count} data-loss incidents within ${level.window}.` });
+      }
+    }
+    state.escalations.push({ level: index, action: level.action, count, window: level.window, at });
+    await internal.appendAudit({ incidentId: id, seq: ++seq, at, kind: 'decision', step: 'escalate', outcome: level.action, detail: `${count} incidents within ${level.window}` });
+  }
+
+  async function evaluate(now: number): Promise<void> {
+    for (const [index, level] of input.levels.entries()) {
+      const window = msToNumber(level.window);
+      const count = offenses.filter((o) => now - Date.parse(o.at) <= window).length;
+      if (count < level.count) {
+        escalated.delete(index); // back below the level: a later climb escalates again
+      } else if (!escalated.has(index)) {
+        escalated.set(index, new Date(now).toISOString());
+        await escalate(index, level, count);
+      }
+    }
+  }
+
+  for (;;) {
+    await condition(() => inbox.length > 0 || workflowInfo().continueAsNewSuggested);
+    while (inbox.length > 0) {
+      const o = inbox.shift()!;
+      if (offenses.some((x) => x.incidentId === o.incidentId)) continue; // a retried report
+      offenses.push(o);
+      if (offenses.length > KEEP) offenses.splice(0, offenses.length - KEEP);
+      await evaluate(Date.now());
+    }
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      if (inbox.length === 0) {
+        await continueAsNew<typeof offenderWorkflow>({ ...input, offenses, escalated: [...escalated].map(([level, at]) => ({ level, at })) });
+      }
+    }
+  }
+}
