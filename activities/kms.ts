@@ -2,7 +2,7 @@
  * KMS revocation. Runs only on the KMS task queue, whose workers alone hold KMS credentials.
  * Idempotent: a key already disabled or pending deletion counts as revoked.
  */
-import { DescribeKeyCommand, DisableKeyCommand, KMSClient, ScheduleKeyDeletionCommand, KMSServiceException } from '@aws-sdk/client-kms';
+import { DescribeKeyCommand, DisableKeyCommand, ScheduleKeyDeletionCommand, KMSServiceException, type KMSClient } from '@aws-sdk/client-kms';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../workflows/failures';
 
@@ -18,24 +18,30 @@ function kmsFailure(err: unknown, keyArn: string): ApplicationFailure {
 
 const ARN = /^arn:aws:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/;
 
-export function createKmsActivities(kms: KMSClient) {
+/** A KMS client for a region: keys are revoked in the region their ARN names. */
+export type KmsClientFor = (region: string) => KMSClient;
+
+export function createKmsActivities(clientFor: KmsClientFor) {
   return {
     /** Disables the key, or schedules its deletion after `pendingDays`; already revoked counts as done. */
     async revokeKey(r: { keyArn: string; action: 'disable' | 'schedule_deletion'; pendingDays: number }): Promise<{ outcome: 'revoked' | 'already_revoked'; keyState: string }> {
       if (!ARN.test(r.keyArn)) {
         throw ApplicationFailure.create({ type: FailureType.KmsPermanent, nonRetryable: true, message: `not a KMS key ARN: ${JSON.stringify(r.keyArn)}` });
       }
+      const kms = clientFor(r.keyArn.split(':')[3]!);
       try {
         const described = await kms.send(new DescribeKeyCommand({ KeyId: r.keyArn }));
         const state = described.KeyMetadata?.KeyState ?? 'Unknown';
+        // The bare key id from DescribeKey: AWS takes the ARN too, moto only the id.
+        const keyId = described.KeyMetadata?.KeyId ?? r.keyArn;
         if (state === 'Disabled' || state === 'PendingDeletion') {
           if (r.action === 'disable' || state === 'PendingDeletion') return { outcome: 'already_revoked', keyState: state };
         }
         if (r.action === 'disable') {
-          await kms.send(new DisableKeyCommand({ KeyId: r.keyArn }));
+          await kms.send(new DisableKeyCommand({ KeyId: keyId }));
           return { outcome: 'revoked', keyState: 'Disabled' };
         }
-        await kms.send(new ScheduleKeyDeletionCommand({ KeyId: r.keyArn, PendingWindowInDays: r.pendingDays }));
+        await kms.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: r.pendingDays }));
         return { outcome: 'revoked', keyState: 'PendingDeletion' };
       } catch (err) {
         throw kmsFailure(err, r.keyArn);

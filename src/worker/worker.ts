@@ -70,11 +70,17 @@ export async function createRemediationWorkers(o: RemediationWorkerOptions): Pro
 
 /** The KMS worker: the only process that needs KMS credentials. */
 export async function createKmsWorker(connection: NativeConnection, config: Config): Promise<Worker> {
-  const kms = new KMSClient({ region: config.kms.region, ...(config.kms.endpoint ? { endpoint: config.kms.endpoint } : {}), maxAttempts: 1 });
+  const clients = new Map<string, KMSClient>();
+  // Temporal retries: the SDK's own retries off, as for Slack.
+  const clientFor = (region: string) => {
+    let c = clients.get(region);
+    if (!c) clients.set(region, (c = new KMSClient({ region, ...(config.kms.endpoint ? { endpoint: config.kms.endpoint } : {}), maxAttempts: 1 })));
+    return c;
+  };
   return Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.kms.taskQueue,
-    activities: createKmsActivities(kms),
+    activities: createKmsActivities(clientFor),
   });
 }

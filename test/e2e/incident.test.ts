@@ -1,0 +1,186 @@
+/**
+ * Incident workflows end to end on the real dev server, NATS, moto (KMS) and the Slack simulator:
+ * KMS revocation with and without approval, Slack rate limits, repeat offenders, the audit trail.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateKeyCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readAuditTrail } from '../../src/incidents/audit-trail';
+import { chatSubject } from '../../src/nats/streams';
+import type { OffenderState } from '../../workflows/offender';
+import type { IncidentState } from '../../workflows/types';
+import { eventually, incidentResult, startHarness, type Harness } from '../support/harness';
+import { recordHistory } from '../support/histories';
+
+const TEAM = 'T0SENTNL1';
+const ARN = 'arn:aws:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+const rules = `rules:
+  - id: kms-auto
+    description: KMS key named in engineering
+    category: policy
+    severity: high
+    match: { regex: '(${ARN})', anchors: ["arn:aws:kms:"] }
+    scope: { channels: [C0ENGINEE] }
+    actions: [delete, notify, revoke_kms]
+    message: "<@{user}>, a KMS key was named here; Sentinel revoked it."
+  - id: kms-approval
+    description: KMS key named in general, revoked only with approval
+    category: policy
+    severity: high
+    match: { regex: '(${ARN})', anchors: ["arn:aws:kms:"] }
+    scope: { channels: [C0GENERAL] }
+    approval: required
+    actions: [delete, notify, revoke_kms]
+    message: "<@{user}>, a KMS key was named here; security will decide on revoking it."
+  - id: leakword
+    description: a test leak
+    category: secret
+    severity: medium
+    match: { keywords: [leakword] }
+    actions: [delete, notify]
+    message: "<@{user}>, do not post leakwords."
+`;
+
+describe('incident workflows', () => {
+  let h: Harness;
+  let kms: KMSClient;
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sentinel-incident-rules-'));
+    writeFileSync(join(dir, 'rules.yaml'), rules);
+    h = await startHarness({ SENTINEL_RULES_DIR: dir });
+    kms = new KMSClient({ region: 'us-east-1', endpoint: inject('stack').kmsEndpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const newKey = async () => (await kms.send(new CreateKeyCommand({ Description: 'sentinel test key' }))).KeyMetadata!.Arn!;
+  const keyState = async (arn: string) => (await kms.send(new DescribeKeyCommand({ KeyId: arn }))).KeyMetadata!.KeyState;
+  const post = async (user: string, channel: string, text: string) => {
+    const { message, envelope } = h.sim.postAsUser(user, channel, text);
+    await h.nc.jetstream().publish(chatSubject('slack', TEAM, 'message'), JSON.stringify(envelope), { msgID: envelope.event_id });
+    return message;
+  };
+  const idOf = (channel: string, ts: string, rule: string) => `incident/slack/${TEAM}/${channel}/${ts}/${rule}`;
+  const statusOf = (id: string, status: string) =>
+    eventually(`${id} to be ${status}`, async () => {
+      const s = await h.client.workflow.getHandle(id).query<IncidentState>('state').catch(() => undefined);
+      return s?.status === status && s;
+    });
+  const dmsTo = (user: string) => h.sim.workspace.history(`D${user.slice(1)}`).map((m) => m.text);
+
+  it('deletes, notifies, revokes the key named in the message and leaves a complete audit trail', async () => {
+    const arn = await newKey();
+    const message = await post('U0ALICE01', 'C0ENGINEE', `prod data key is ${arn}`);
+    const id = idOf('C0ENGINEE', message.ts, 'kms-auto');
+    const state = await incidentResult<IncidentState>(h.client, id);
+    expect(state.status).toBe('resolved');
+    expect(state.steps.map((s) => [s.step, s.outcome])).toEqual([
+      ['delete', 'done'],
+      ['notify', 'done'],
+      ['summary', 'done'],
+      ['report', 'done'],
+      ['revoke_kms', 'done'],
+    ]);
+    expect(await keyState(arn)).toBe('Disabled');
+    expect(h.sim.workspace.find('C0ENGINEE', message.ts)).toBeUndefined();
+    expect(dmsTo('U0ALICE01')).toContain('<@U0ALICE01>, a KMS key was named here; Sentinel revoked it.');
+    expect(h.sim.workspace.history('C0SECURIT').some((m) => m.text.includes(id))).toBe(true);
+
+    const trail = await readAuditTrail(h.nc, id);
+    expect(trail.map((r) => [r.kind, r.step, r.outcome])).toEqual([
+      ['decision', 'open', 'opened'],
+      ['action', 'delete', 'done'],
+      ['action', 'notify', 'done'],
+      ['action', 'summary', 'done'],
+      ['action', 'report', 'done'],
+      ['action', 'revoke_kms', 'done'],
+      ['decision', 'close', 'resolved'],
+    ]);
+    expect(trail.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    await recordHistory(id, 'incident-kms-revoked');
+  });
+
+  it('waits for approval before revoking, and revokes once approved', async () => {
+    const arn = await newKey();
+    const message = await post('U0BOB0001', 'C0GENERAL', `try ${arn}`);
+    const id = idOf('C0GENERAL', message.ts, 'kms-approval');
+    await statusOf(id, 'awaiting_approval');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await keyState(arn)).toBe('Enabled');
+    const handle = h.client.workflow.getHandle(id);
+    await expect(handle.executeUpdate('approveRevocation', { args: [{ by: '' }] })).rejects.toMatchObject({ cause: { message: expect.stringMatching(/"by" is required/) } });
+    await handle.executeUpdate('approveRevocation', { args: [{ by: 'U0ADMIN01', reason: 'confirmed exposure' }] });
+    const state = await incidentResult<IncidentState>(h.client, id);
+    expect(state.approval).toMatchObject({ decision: 'approve', by: 'U0ADMIN01' });
+    expect(await keyState(arn)).toBe('Disabled');
+    const trail = await readAuditTrail(h.nc, id);
+    expect(trail.map((r) => r.outcome)).toEqual(expect.arrayContaining(['awaiting_approval', 'approved', 'done']));
+    expect(trail.find((r) => r.outcome === 'approved')).toMatchObject({ kind: 'operator', actor: 'U0ADMIN01' });
+    await recordHistory(id, 'incident-kms-approved');
+  });
+
+  it('leaves the key enabled when the revocation is rejected, and refuses a second decision', async () => {
+    const arn = await newKey();
+    const message = await post('U0BOB0001', 'C0GENERAL', `key: ${arn}`);
+    const id = idOf('C0GENERAL', message.ts, 'kms-approval');
+    await statusOf(id, 'awaiting_approval');
+    const handle = h.client.workflow.getHandle(id);
+    await handle.executeUpdate('rejectRevocation', { args: [{ by: 'U0ADMIN01', reason: 'test key, not in use' }] });
+    const state = await incidentResult<IncidentState>(h.client, id);
+    expect(state.steps.find((s) => s.step === 'revoke_kms')).toMatchObject({ outcome: 'rejected' });
+    expect(await keyState(arn)).toBe('Enabled');
+    await expect(handle.executeUpdate('approveRevocation', { args: [{ by: 'U0ADMIN01' }] })).rejects.toThrow();
+  });
+
+  it('stops pending actions when an operator dismisses the incident', async () => {
+    const arn = await newKey();
+    const message = await post('U0BOB0001', 'C0GENERAL', `fyi ${arn}`);
+    const id = idOf('C0GENERAL', message.ts, 'kms-approval');
+    await statusOf(id, 'awaiting_approval');
+    const handle = h.client.workflow.getHandle(id);
+    await handle.executeUpdate('dismiss', { args: [{ by: 'U0ADMIN01', reason: 'sandbox key' }] });
+    const state = await incidentResult<IncidentState>(h.client, id);
+    expect(state.status).toBe('dismissed');
+    expect(state.dismissed).toMatchObject({ by: 'U0ADMIN01', reason: 'sandbox key' });
+    expect(await keyState(arn)).toBe('Enabled');
+    await expect(handle.executeUpdate('dismiss', { args: [{ by: 'U0ADMIN01' }] })).rejects.toThrow(/completed|already dismissed/);
+  });
+
+  it("waits out Slack's Retry-After on 429s and then deletes once", async () => {
+    h.sim.injectFault({ method: 'chat.delete', kind: 'rate_limited', retryAfter: 2, times: 3 });
+    const message = await post('U0ALICE01', 'C0ENGINEE', 'the leakword is out');
+    const id = idOf('C0ENGINEE', message.ts, 'leakword');
+    const state = await incidentResult<IncidentState>(h.client, id, 60_000);
+    expect(state.status).toBe('resolved');
+    const calls = h.sim.calls.filter((c) => c.method === 'chat.delete' && c.args.ts === message.ts);
+    expect(calls.map((c) => c.status)).toEqual([429, 429, 429, 200]);
+    for (let i = 1; i < calls.length; i++) expect(calls[i]!.at - calls[i - 1]!.at).toBeGreaterThanOrEqual(1900);
+    const trail = await readAuditTrail(h.nc, id);
+    expect(trail.filter((r) => r.kind === 'attempt').map((r) => r.attempt)).toEqual([1, 2, 3]);
+  });
+
+  it('escalates a repeat offender once per level', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const m = await post('U0BOB0001', 'C0ENGINEE', `leakword number ${i}`);
+      ids.push(idOf('C0ENGINEE', m.ts, 'leakword'));
+      await incidentResult(h.client, ids[i]!);
+    }
+    const offender = h.client.workflow.getHandle(`offender/slack/${TEAM}/U0BOB0001`);
+    const history = await eventually('three escalations', async () => {
+      const s = await offender.query<OffenderState>('history');
+      return s.offenses.length >= 6 && s;
+    });
+    expect(history.escalations.map((e) => [e.action, e.count])).toEqual([
+      ['warn', 2],
+      ['notify_security', 3],
+      ['access_review', 5],
+    ]);
+    expect(dmsTo('U0BOB0001').filter((t) => t.includes('data-loss incident within 24h'))).toHaveLength(1);
+    expect(dmsTo('U0CAROL01').filter((t) => t.includes('who reports to you'))).toHaveLength(1);
+    expect(h.sim.workspace.history('C0SECURIT').filter((m) => m.text.includes('<@U0BOB0001> has had'))).toHaveLength(2);
+  });
+});
