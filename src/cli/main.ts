@@ -9,7 +9,8 @@ const usage = `usage: sentinel <command>
   stack up|down|status          the local dev stack (Temporal, NATS, moto, Slack simulator)
   rules test [--rules DIR]      load the rule files and run their inline examples
   scan [--rules DIR] [FILE|-]   match JSON Lines of Slack events; one JSON finding per line out
-  incidents show <id>           an incident's state (what was found, redacted; what was done)
+  incidents list|show|audit|dismiss|approve|reject|retry|escalate
+                                find, inspect and steer incidents (sentinel incidents for details)
 
 Configuration comes from environment variables; see README.md.`;
 

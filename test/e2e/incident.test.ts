@@ -2,13 +2,16 @@
  * Incident workflows end to end on the real dev server, NATS, moto (KMS) and the Slack simulator:
  * KMS revocation with and without approval, Slack rate limits, repeat offenders, the audit trail.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateKeyCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readAuditTrail } from '../../src/incidents/audit-trail';
 import { chatSubject } from '../../src/nats/streams';
+import { projectRoot } from '../../src/paths';
 import type { OffenderState } from '../../workflows/offender';
 import type { IncidentState } from '../../workflows/types';
 import { eventually, incidentResult, startHarness, type Harness } from '../support/harness';
@@ -182,5 +185,46 @@ describe('incident workflows', () => {
     expect(dmsTo('U0BOB0001').filter((t) => t.includes('data-loss incident within 24h'))).toHaveLength(1);
     expect(dmsTo('U0CAROL01').filter((t) => t.includes('who reports to you'))).toHaveLength(1);
     expect(h.sim.workspace.history('C0SECURIT').filter((m) => m.text.includes('<@U0BOB0001> has had'))).toHaveLength(2);
+  });
+
+  it('lets an operator find, retry and audit incidents from the sentinel CLI', async () => {
+    const stack = inject('stack');
+    const cli = async (...args: string[]) => {
+      try {
+        const r = await promisify(execFile)(process.execPath, [join(projectRoot, 'bin', 'sentinel.js'), 'incidents', ...args], {
+          env: { ...process.env, TEMPORAL_ADDRESS: stack.temporalAddress, NATS_URL: stack.natsUrl, SENTINEL_OPERATOR: 'U0ADMIN01' },
+        });
+        return { code: 0, ...r };
+      } catch (e) {
+        return e as { code: number; stdout: string; stderr: string };
+      }
+    };
+    h.sim.injectFault({ method: 'chat.delete', kind: 'error', error: 'cant_delete_message' });
+    const message = await post('U0ALICE01', 'C0GENERAL', 'a leakword again');
+    const id = idOf('C0GENERAL', message.ts, 'leakword');
+    await statusOf(id, 'needs_attention');
+
+    const listed = await eventually('the list to show it', async () => {
+      const r = await cli('list', '--status', 'needs_attention');
+      return r.stdout.includes(id) && r;
+    });
+    expect(listed.stdout.trim().split('\n')).toHaveLength(1);
+    expect(listed.stdout).toMatch(/^needs_attention\s+medium\s+leakword/);
+
+    const refused = await cli('approve', id);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('approve refused: no revocation is awaiting approval (status needs_attention)');
+
+    const retried = await cli('retry', id, '--reason', 'bot re-invited');
+    expect(retried.stdout).toContain(`retry: done; incident ${id} is needs_attention`);
+    await incidentResult(h.client, id);
+    const audit = await cli('audit', id);
+    expect(audit.stdout).toMatch(/action\s+delete\s+failed/);
+    expect(audit.stdout).toMatch(/operator\s+delete\s+retry .*by U0ADMIN01\s+bot re-invited/);
+    expect(audit.stdout).toMatch(/decision\s+close\s+resolved/);
+
+    const missing = await cli('show', 'incident/slack/T0/C0/1.0/nope');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('no incident with id "incident/slack/T0/C0/1.0/nope"');
   });
 });
