@@ -241,10 +241,12 @@ export class SlackSimulator {
           ...(auth.bot_id ? { bot_id: auth.bot_id } : {}),
         };
       case 'chat.postMessage': {
-        const m = ws.post(str('channel', 'channel_not_found'), typeof a.text === 'string' ? a.text : '', {
-          user: auth.user,
-          ...(auth.bot_id ? { bot_id: auth.bot_id } : {}),
-        });
+        const m = ws.post(
+          str('channel', 'channel_not_found'),
+          typeof a.text === 'string' ? a.text : '',
+          { user: auth.user, ...(auth.bot_id ? { bot_id: auth.bot_id } : {}) },
+          metadataOf(a.metadata),
+        );
         this.emitMessage(m);
         return { channel: m.channel, ts: m.ts, message: m };
       }
@@ -271,7 +273,8 @@ export class SlackSimulator {
       }
       case 'conversations.history': {
         const limit = Math.min(Number(a.limit ?? 100) || 100, 1000);
-        const all = ws.history(str('channel', 'channel_not_found'));
+        const withMetadata = a.include_all_metadata === true || a.include_all_metadata === 'true';
+        const all = ws.history(str('channel', 'channel_not_found')).map(({ metadata, ...m }) => (withMetadata && metadata ? { ...m, metadata } : m));
         return { messages: all.slice(0, limit), has_more: all.length > limit };
       }
       case 'conversations.info':
@@ -314,6 +317,22 @@ export class SlackSimulator {
       throw err;
     }
   }
+}
+
+/** chat.postMessage metadata arrives as a JSON string (form-encoded) or an object (JSON body). */
+function metadataOf(v: unknown): SimMessage['metadata'] {
+  let m = v;
+  if (typeof m === 'string') {
+    try {
+      m = JSON.parse(m);
+    } catch {
+      throw new SlackApiError('invalid_metadata_format');
+    }
+  }
+  if (m === undefined || m === null) return undefined;
+  const o = m as { event_type?: unknown; event_payload?: unknown };
+  if (typeof o.event_type !== 'string' || typeof o.event_payload !== 'object') throw new SlackApiError('invalid_metadata_schema');
+  return { event_type: o.event_type, event_payload: o.event_payload as Record<string, unknown> };
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -34,6 +34,8 @@ export interface SimMessage {
   bot_id?: string;
   subtype?: string;
   edited?: { user: string; ts: string };
+  /** Slack message metadata: returned by conversations.history with include_all_metadata. */
+  metadata?: { event_type: string; event_payload: Record<string, unknown> };
 }
 
 export interface SimToken {
@@ -142,7 +144,7 @@ export class Workspace {
   }
 
   /** Posts a message as `user` (a human, or the bot behind `bot_id`). Channel may be a user id: a DM. */
-  post(channelOrUser: string, text: string, author: { user: string; bot_id?: string }): SimMessage {
+  post(channelOrUser: string, text: string, author: { user: string; bot_id?: string }, metadata?: SimMessage['metadata']): SimMessage {
     if (!text) throw new SlackApiError('no_text');
     const channel = this.users.has(channelOrUser) ? this.openIm(channelOrUser) : this.channel(channelOrUser);
     const msg: SimMessage = { type: 'message', channel: channel.id, ts: this.nextTs(), text, user: author.user };
@@ -150,6 +152,7 @@ export class Workspace {
       msg.bot_id = author.bot_id;
       msg.subtype = 'bot_message';
     }
+    if (metadata) msg.metadata = metadata;
     this.messages.get(channel.id)!.push(msg);
     return msg;
   }
