@@ -34,8 +34,8 @@ const schema = z.object({
   SENTINEL_NOTIFY_MODE: z.enum(['dm', 'ephemeral']).default('dm'),
   /** Channel id for incident summaries and escalations; none: no summaries. */
   SENTINEL_SECURITY_CHANNEL: z.string().regex(/^[CGD][A-Z0-9]{2,}$/, 'a Slack channel id such as C0123ABCD').optional(),
-  /** Slack calls per second across all remediation workers (Temporal's task-queue rate limit); default 2. */
-  SLACK_MAX_CALLS_PER_SECOND: z.coerce.number().positive().default(2),
+  /** Slack calls per second across all remediation workers (Temporal's task-queue rate limit); default 5. */
+  SLACK_MAX_CALLS_PER_SECOND: z.coerce.number().positive().default(5),
   /** Task queue of the KMS workers, the only ones holding KMS credentials; default sentinel-kms. */
   SENTINEL_KMS_TASK_QUEUE: z.string().min(1).default('sentinel-kms'),
   /** AWS region of the KMS keys; default us-east-1. */

@@ -44,6 +44,6 @@ export function stackEnv(e: Endpoints): Record<string, string> {
     // moto accepts any credentials; real AWS takes them from the KMS workers' role.
     AWS_ACCESS_KEY_ID: 'testing',
     AWS_SECRET_ACCESS_KEY: 'testing',
-    ...(e.slackApiUrl ? { SLACK_API_URL: e.slackApiUrl, SLACK_ADMIN_TOKEN: SIM_ADMIN_TOKEN, SLACK_BOT_TOKEN: SIM_BOT_TOKEN, SENTINEL_SECURITY_CHANNEL: 'C0SECURIT' } : {}),
+    ...(e.slackApiUrl ? { SLACK_API_URL: e.slackApiUrl, SLACK_ADMIN_TOKEN: SIM_ADMIN_TOKEN, SLACK_BOT_TOKEN: SIM_BOT_TOKEN, SENTINEL_SECURITY_CHANNEL: 'C0SECURIT', SLACK_MAX_CALLS_PER_SECOND: '50' } : {}),
   };
 }
