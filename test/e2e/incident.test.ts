@@ -185,6 +185,7 @@ describe('incident workflows', () => {
     expect(dmsTo('U0BOB0001').filter((t) => t.includes('data-loss incident within 24h'))).toHaveLength(1);
     expect(dmsTo('U0CAROL01').filter((t) => t.includes('who reports to you'))).toHaveLength(1);
     expect(h.sim.workspace.history('C0SECURIT').filter((m) => m.text.includes('<@U0BOB0001> has had'))).toHaveLength(2);
+    await recordHistory(`offender/slack/${TEAM}/U0BOB0001`, 'offender-escalated');
   });
 
   it('lets an operator find, retry and audit incidents from the sentinel CLI', async () => {
