@@ -4,22 +4,19 @@
  * simulator (some of it leaking), relays the simulator's Events API payloads into JetStream, and
  * shows each incident as it is handled. Ctrl-C stops everything it started.
  */
-import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config';
-import { Detector } from '../detector/detector';
 import { formatProblem, loadRules } from '../engine/load';
 import { createLogger } from '../log';
 import { onShutdown, runMain } from '../main';
-import { connectNats } from '../nats/connect';
-import { chatSubject, CHAT_STREAM, DETECTOR_CONSUMER, ensureChatStreams } from '../nats/streams';
+import { chatSubject, CHAT_STREAM, DETECTOR_CONSUMER } from '../nats/streams';
 import { sentinelHome } from '../paths';
 import { SimControl } from '../slack-sim/control';
 import { StackError } from '../stack/errors';
 import { portsFromEnv } from '../stack/ports';
 import { startStack, type Endpoints, type RunningStack } from '../stack/stack';
 import { isAlive, readState, stackEnv } from '../stack/state';
-import { connectClient, connectWorker } from '../temporal/client';
-import { createKmsWorker, createRemediationWorkers } from '../worker/worker';
+import { startPipeline } from '../pipeline';
 import type { IncidentState } from '../../workflows/types';
 import { burst } from './chat';
 
@@ -51,29 +48,20 @@ await runMain('demo', async () => {
 
   // The SDK's own chatter (webpack, worker state) would drown the demo's story; keep its warnings.
   Runtime.install({ shutdownSignals: [], logger: new DefaultLogger('WARN') });
-  const nc = await connectNats(config.nats, 'sentinel-demo');
-  await ensureChatStreams(await nc.jetstreamManager());
-  const client = await connectClient(config.temporal);
-  const nativeConnection = await connectWorker(config.temporal);
-  out('bundling workflow code and starting a worker and a detector…');
-  const workers: Worker[] = [...(await createRemediationWorkers({ connection: nativeConnection, config, nc, client })), await createKmsWorker(nativeConnection, config)];
-  const workerRuns = workers.map((w) => w.run());
-
   const sim = new SimControl(endpoints.slackSimUrl);
   const pending = new Map<string, Promise<IncidentState>>();
-  const detector = new Detector({
-    nc,
-    temporal: client,
-    taskQueue: config.temporal.taskQueue,
+  out('bundling workflow code and starting the workers and a detector…');
+  const pipeline = await startPipeline({
+    config,
     rules: () => rules,
     log,
     onIncident: ({ incidentId, ruleId, outcome }) => {
       if (outcome !== 'started' || pending.has(incidentId)) return;
       out(`  ⚑ incident ${incidentId}  (rule ${ruleId})`);
-      pending.set(incidentId, client.workflow.getHandle(incidentId).result() as Promise<IncidentState>);
+      pending.set(incidentId, pipeline.client.workflow.getHandle(incidentId).result() as Promise<IncidentState>);
     },
   });
-  const detectorRun = detector.run();
+  const { nc } = pipeline;
 
   // Stand-in for the bridge (its own issue): relay the simulator's Events API payloads into CHAT.
   let relayed = 0;
@@ -97,13 +85,7 @@ await runMain('demo', async () => {
     stopped = true;
     relaying = false;
     await relay.catch(() => undefined);
-    await detector.stop();
-    await detectorRun;
-    for (const w of workers) w.shutdown();
-    await Promise.all(workerRuns);
-    await nativeConnection.close();
-    await client.connection.close();
-    await nc.drain();
+    await pipeline.stop();
     if (stack) {
       out('stopping the embedded stack…');
       await stack.stop();

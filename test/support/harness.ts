@@ -4,18 +4,19 @@
  * task queue and fresh CHAT/DEADLETTER streams.
  */
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker, type WorkflowBundle } from '@temporalio/worker';
-import { connect, type NatsConnection } from 'nats';
+import type { Client } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type Worker, type WorkflowBundle } from '@temporalio/worker';
+import type { NatsConnection } from 'nats';
 import { inject } from 'vitest';
 import { loadConfig, type Config } from '../../src/config';
-import { Detector } from '../../src/detector/detector';
+import type { Detector } from '../../src/detector/detector';
 import { loadRules } from '../../src/engine/load';
 import { createLogger, silentLogger } from '../../src/log';
-import { CHAT_STREAM, DEADLETTER_STREAM, ensureChatStreams } from '../../src/nats/streams';
+import { CHAT_STREAM, DEADLETTER_STREAM } from '../../src/nats/streams';
 import { SlackSimulator } from '../../src/slack-sim/server';
 import { SIM_ADMIN_TOKEN, SIM_BOT_TOKEN } from '../../src/slack-sim/workspace';
-import { createKmsWorker, createRemediationWorkers, workflowsPath } from '../../src/worker/worker';
+import { workflowsPath } from '../../src/worker/worker';
+import { startPipeline } from '../../src/pipeline';
 import { projectRoot } from '../../src/paths';
 import { join } from 'node:path';
 
@@ -83,22 +84,19 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   process.env.AWS_ACCESS_KEY_ID ??= 'testing';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'testing';
 
-  const nc = await connect({ servers: config.nats.servers });
-  const jsm = await nc.jetstreamManager();
-  for (const s of [CHAT_STREAM, DEADLETTER_STREAM]) await jsm.streams.delete(s).catch(() => false);
-  await ensureChatStreams(jsm);
-
-  const client = new Client({ connection: await Connection.connect({ address: config.temporal.address }) });
-  const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
-  const workers = [
-    ...(await createRemediationWorkers({ connection: nativeConnection, config, nc, client, workflowBundle: await workflowBundle() })),
-    await createKmsWorker(nativeConnection, config),
-  ];
-  const workerRuns = workers.map((w) => w.run());
-
   const rules = loadRules(config.rulesDir);
-  const detector = new Detector({ nc, temporal: client, taskQueue: config.temporal.taskQueue, rules: () => rules, log: process.env.TEST_LOG ? createLogger({ level: 'debug' }) : silentLogger });
-  const detectorRun = detector.run();
+  const pipeline = await startPipeline({
+    config,
+    rules: () => rules,
+    log: process.env.TEST_LOG ? createLogger({ level: 'debug' }) : silentLogger,
+    workflowBundle: await workflowBundle(),
+    // Each suite starts from empty streams.
+    beforeDetect: async (nc) => {
+      const jsm = await nc.jetstreamManager();
+      for (const s of [CHAT_STREAM, DEADLETTER_STREAM]) await jsm.streams.delete(s).catch(() => false);
+    },
+  });
+  const { nc, client, workers, detector } = pipeline;
 
   return {
     config,
@@ -108,13 +106,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     workers,
     detector,
     async close() {
-      await detector.stop();
-      await detectorRun;
-      for (const w of workers) w.shutdown();
-      await Promise.all(workerRuns);
-      await nativeConnection.close();
-      await client.connection.close();
-      await nc.drain();
+      await pipeline.stop();
       await sim.stop();
     },
   };
