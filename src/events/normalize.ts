@@ -61,20 +61,32 @@ export function normalizeSlack(doc: Json, options: { requireTeam?: boolean } = {
   if (!isObject(event)) throw new MalformedEventError('event_callback without an "event" object');
   if (event.type !== 'message') return { kind: 'ignored', reason: `event type ${String(event.type)}` };
   if (typeof event.subtype === 'string' && ignoredSubtypes.has(event.subtype)) return { kind: 'ignored', reason: `message subtype ${event.subtype}` };
-  if (event.bot_id !== undefined) return { kind: 'ignored', reason: 'posted by a bot' };
-  if (typeof event.text !== 'string') throw new MalformedEventError('event.text is missing or not a string');
-  const rawTeam = envelope?.team_id ?? event.team;
+  // An edit: the new text is what matters, and the message keeps its original ts and author.
+  const edited = event.subtype === 'message_changed';
+  const message = edited ? event.message : event;
+  if (!isObject(message)) throw new MalformedEventError('message_changed without a "message" object');
+  if (edited && isObject(event.previous_message) && event.previous_message.text === message.text && !message.files) {
+    return { kind: 'ignored', reason: 'edit without a text change' };
+  }
+  if (message.bot_id !== undefined) return { kind: 'ignored', reason: 'posted by a bot' };
+  if (typeof message.text !== 'string') throw new MalformedEventError(`${edited ? 'event.message' : 'event'}.text is missing or not a string`);
+  const rawTeam = envelope?.team_id ?? event.team ?? message.team;
   const team = rawTeam === undefined && options.requireTeam === false ? '' : id(rawTeam, envelope ? 'team_id' : 'event.team');
+  const fileNames = Array.isArray(message.files)
+    ? message.files.flatMap((f) => (isObject(f) ? [f.name, f.title].filter((v): v is string => typeof v === 'string' && v !== '') : []))
+    : [];
+  // Rules match the text and, on their own lines, the names and titles of shared files.
+  const text = [message.text, ...fileNames].filter(Boolean).join('\n');
   return {
     kind: 'event',
     event: {
       source: 'slack',
       team,
       channel: id(event.channel, 'event.channel'),
-      user: id(event.user, 'event.user'),
-      ts: id(event.ts, 'event.ts'),
-      eventType: 'message',
-      text: event.text,
+      user: id(message.user, `${edited ? 'event.message' : 'event'}.user`),
+      ts: id(message.ts, `${edited ? 'event.message' : 'event'}.ts`),
+      eventType: edited ? 'message_changed' : 'message',
+      text,
       channelKinds: channelKinds(envelope, event),
       raw: event,
     },
