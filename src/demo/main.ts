@@ -1,7 +1,7 @@
 /**
  * `npm run demo`: the whole loop on the embedded stack. Starts the dev stack (unless
  * `npm run stack -- up` already did), a worker and a detector, posts a burst of chat into the Slack
- * simulator (some of it leaking), relays the simulator's Events API payloads into JetStream, and
+ * simulator (some of it leaking), which delivers signed Events API requests to the bridge, and
  * shows each incident as it is handled. Ctrl-C stops everything it started.
  */
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -9,7 +9,7 @@ import { loadConfig } from '../config';
 import { formatProblem, loadRules } from '../engine/load';
 import { createLogger } from '../log';
 import { onShutdown, runMain } from '../main';
-import { chatSubject, CHAT_STREAM, DETECTOR_CONSUMER } from '../nats/streams';
+import { CHAT_STREAM, DETECTOR_CONSUMER } from '../nats/streams';
 import { sentinelHome } from '../paths';
 import { SimControl } from '../slack-sim/control';
 import { StackError } from '../stack/errors';
@@ -19,6 +19,8 @@ import { isAlive, readState, stackEnv } from '../stack/state';
 import { startPipeline } from '../pipeline';
 import type { IncidentState } from '../../workflows/types';
 import { burst } from './chat';
+import { randomBytes } from 'node:crypto';
+import { BridgeServer } from '../bridge/server';
 
 const out = (line = '') => void process.stdout.write(line + '\n');
 const ms = (n: number) => `${Math.round(n)} ms`;
@@ -63,28 +65,17 @@ await runMain('demo', async () => {
   });
   const { nc } = pipeline;
 
-  // Stand-in for the bridge (its own issue): relay the simulator's Events API payloads into CHAT.
-  let relayed = 0;
-  let lastSeq = 0;
-  let relaying = true;
-  const js = nc.jetstream();
-  const relay = (async () => {
-    while (relaying) {
-      for (const e of await sim.events(relayed)) {
-        const ack = await js.publish(chatSubject('slack', e.team_id, String(e.event.type)), JSON.stringify(e), { msgID: e.event_id });
-        lastSeq = ack.seq;
-        relayed += 1;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  })();
+  // Slack → bridge: the simulator delivers each event, signed, to a bridge in this process.
+  const signingSecret = randomBytes(16).toString('hex');
+  const bridge = await new BridgeServer({ js: nc.jetstream(), signingSecret, log }).start();
+  await sim.subscribe(bridge.eventsUrl, signingSecret);
 
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    relaying = false;
-    await relay.catch(() => undefined);
+    await sim.subscribe(undefined).catch(() => undefined);
+    await bridge.stop();
     await pipeline.stop();
     if (stack) {
       out('stopping the embedded stack…');
@@ -111,10 +102,17 @@ await runMain('demo', async () => {
   const jsm = await nc.jetstreamManager();
   const deadline = Date.now() + 60_000;
   const sleep = () => new Promise((r) => setTimeout(r, 100));
-  const emitted = (await sim.events(0)).length;
-  while (relayed < emitted && Date.now() < deadline) await sleep();
-  const postsSeq = lastSeq;
-  while ((await jsm.consumers.info(CHAT_STREAM, DETECTOR_CONSUMER)).ack_floor.stream_seq < postsSeq && Date.now() < deadline) await sleep();
+  const emitted = (await sim.events(0)).map((e) => e.event_id);
+  while (Date.now() < deadline) {
+    const delivered = new Set((await sim.deliveries()).filter((d) => d.status === 200).map((d) => d.eventId));
+    if (emitted.every((id) => delivered.has(id))) break;
+    await sleep();
+  }
+  while (Date.now() < deadline) {
+    const info = await jsm.consumers.info(CHAT_STREAM, DETECTOR_CONSUMER);
+    if (info.num_pending === 0 && info.num_ack_pending === 0) break;
+    await sleep();
+  }
   out('');
   const results = await Promise.all([...pending.values()]);
   const deletes = await sim.calls('chat.delete');
@@ -131,7 +129,7 @@ await runMain('demo', async () => {
 
   out('\nsummary');
   out(`  messages posted      ${posted.size}`);
-  out(`  events relayed       ${relayed} (posts plus the deletions they caused)`);
+  out(`  events via bridge    ${bridge.stats.stored} stored (posts, Sentinel's own notices, deletions), ${bridge.stats.rejected} rejected`);
   out(`  incidents            ${results.length}  (${results.filter((r) => r.status === 'resolved').length} resolved, ${results.filter((r) => r.status === 'needs_attention').length} need attention)`);
   out(`  messages deleted     ${deletes.filter((c) => c.ok).length}`);
   if (median !== undefined) out(`  post → delete        median ${ms(median)}, max ${ms(latencies[latencies.length - 1]!)}`);

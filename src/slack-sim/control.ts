@@ -1,5 +1,5 @@
 /** An HTTP client for the simulator's /_sim/ control surface (the demo drives a simulator in another process). */
-import type { CallRecord, EventEnvelope, Fault } from './server';
+import type { CallRecord, Delivery, EventEnvelope, Fault } from './server';
 import type { SimMessage } from './workspace';
 
 export class SimControl {
@@ -26,6 +26,15 @@ export class SimControl {
 
   async calls(method: string): Promise<CallRecord[]> {
     return (await this.call<{ calls: CallRecord[] }>('GET', `/_sim/calls?method=${encodeURIComponent(method)}`)).calls;
+  }
+
+  /** Has the simulator deliver its events, signed, to `url` (undefined: stop delivering). */
+  async subscribe(url: string | undefined, signingSecret = ''): Promise<void> {
+    await this.call('POST', '/_sim/subscription', url ? { url, signingSecret } : {});
+  }
+
+  async deliveries(): Promise<Delivery[]> {
+    return (await this.call<{ deliveries: Delivery[] }>('GET', '/_sim/deliveries')).deliveries;
   }
 
   async fault(f: Fault): Promise<void> {

@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { signature } from '../bridge/verify';
 import { SlackApiError, Workspace, type SimMessage, type SimToken, type WorkspaceSeed } from './workspace';
 
 /** One fault, consumed by the next matching calls. */
@@ -49,6 +50,23 @@ export interface EventEnvelope {
   event: Record<string, unknown>;
 }
 
+/** Where the simulator delivers Events API requests, signed like Slack's. */
+export interface Subscription {
+  url: string;
+  signingSecret: string;
+}
+
+/** One HTTP delivery attempt of an event. */
+export interface Delivery {
+  eventId: string;
+  attempt: number;
+  status: number | 'network_error';
+  at: number;
+}
+
+/** Slack retries a failed delivery right away, after about a minute and after about five; the simulator compresses that. */
+const RETRY_DELAYS_MS = [250, 1000, 3000];
+
 export interface SimulatorOptions {
   seed?: WorkspaceSeed;
   host?: string;
@@ -65,6 +83,9 @@ export class SlackSimulator {
   private readonly emitter = new EventEmitter();
   private server: Server | undefined;
   private eventSeq = 0;
+  private subscription: Subscription | undefined;
+  readonly deliveries: Delivery[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
   /** Slack's event ids are unique forever; a restarted simulator must not reuse them (JetStream dedups on them). */
   private readonly eventPrefix = randomBytes(4).toString('hex').toUpperCase();
   private baseUrl = '';
@@ -99,7 +120,19 @@ export class SlackSimulator {
     return this;
   }
 
+  /** Delivers every event emitted from now on to `s.url`, signed with `s.signingSecret`, retrying like Slack. */
+  subscribe(s: Subscription | undefined): void {
+    this.subscription = s;
+  }
+
+  /** Waits until every delivery in progress has ended (delivered or given up). */
+  async settled(): Promise<void> {
+    while (this.inFlight.size) await Promise.all(this.inFlight);
+  }
+
   async stop(): Promise<void> {
+    this.subscription = undefined;
+    await this.settled();
     const server = this.server;
     this.server = undefined;
     if (!server) return;
@@ -132,6 +165,15 @@ export class SlackSimulator {
     return { message, envelope: this.emitMessage(message) };
   }
 
+  /** Shares a file with a message (subtype file_share), as when someone uploads into a channel. */
+  shareFile(user: string, channel: string, file: { name: string; title?: string }, text = ''): { message: SimMessage; envelope: EventEnvelope } {
+    const message = this.workspace.post(channel, text || ' ', { user });
+    message.text = text;
+    message.subtype = 'file_share';
+    message.files = [{ id: `F${this.eventSeq + 1}${Date.now() % 100000}`, name: file.name, title: file.title ?? file.name }];
+    return { message, envelope: this.emitMessage(message) };
+  }
+
   /** Edits a message as its author and emits `message_changed`. */
   editAsUser(user: string, channel: string, ts: string, text: string): EventEnvelope {
     const { before, after } = this.workspace.update(channel, ts, text, { kind: 'user', user });
@@ -145,7 +187,7 @@ export class SlackSimulator {
       event_ts: after.edited!.ts,
       message: { ...after },
       previous_message: { ...before },
-    });
+    }, channel);
   }
 
   private channelType(id: string): string {
@@ -154,11 +196,14 @@ export class SlackSimulator {
   }
 
   private emitMessage(m: SimMessage): EventEnvelope {
-    return this.emit({ ...m, channel_type: this.channelType(m.channel), event_ts: m.ts, team: this.workspace.team.id });
+    // Message metadata is not part of Slack's message events.
+    const { metadata: _metadata, ...event } = m;
+    return this.emit({ ...event, channel_type: this.channelType(m.channel), event_ts: m.ts, team: this.workspace.team.id }, m.channel);
   }
 
-  private emit(event: Record<string, unknown>): EventEnvelope {
+  private emit(event: Record<string, unknown>, channel?: string): EventEnvelope {
     this.eventSeq += 1;
+    const shared = channel !== undefined && this.workspace.channel(channel).is_ext_shared === true;
     const envelope: EventEnvelope = {
       token: 'sim-verification-token',
       team_id: this.workspace.team.id,
@@ -166,11 +211,45 @@ export class SlackSimulator {
       type: 'event_callback',
       event_id: `Ev${this.eventPrefix}${String(this.eventSeq).padStart(6, '0')}`,
       event_time: Math.floor(Date.now() / 1000),
+      ...(shared ? { is_ext_shared_channel: true } : {}),
       event,
     };
     this.events.push(envelope);
     this.emitter.emit('event', envelope);
+    if (this.subscription) {
+      const p = this.deliver(envelope, this.subscription).finally(() => this.inFlight.delete(p));
+      this.inFlight.add(p);
+    }
     return envelope;
+  }
+
+  /** POSTs the event as Slack does: signed, retried up to three times with X-Slack-Retry-Num. */
+  private async deliver(envelope: EventEnvelope, s: Subscription): Promise<void> {
+    const body = JSON.stringify(envelope);
+    for (let attempt = 0; attempt <= RETRY_DELAYS_MS.length; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt - 1]));
+      const ts = String(Math.floor(Date.now() / 1000));
+      let status: Delivery['status'];
+      try {
+        const res = await fetch(s.url, {
+          method: 'POST',
+          body,
+          headers: {
+            'content-type': 'application/json',
+            'x-slack-request-timestamp': ts,
+            'x-slack-signature': signature(s.signingSecret, ts, body),
+            ...(attempt > 0 ? { 'x-slack-retry-num': String(attempt), 'x-slack-retry-reason': 'http_error' } : {}),
+          },
+          signal: AbortSignal.timeout(3000),
+        });
+        status = res.status;
+        await res.arrayBuffer();
+      } catch {
+        status = 'network_error';
+      }
+      this.deliveries.push({ eventId: envelope.event_id, attempt, status, at: Date.now() });
+      if (typeof status === 'number' && status >= 200 && status < 300) return;
+    }
   }
 
   private takeFault(method: string): Fault | undefined {
@@ -303,6 +382,11 @@ export class SlackSimulator {
           const m = url.searchParams.get('method');
           return send(res, 200, { ok: true, calls: m ? this.calls.filter((c) => c.method === m) : this.calls });
         }
+        case 'POST /_sim/subscription':
+          this.subscribe(body.url ? { url: String(body.url), signingSecret: String(body.signingSecret) } : undefined);
+          return send(res, 200, { ok: true });
+        case 'GET /_sim/deliveries':
+          return send(res, 200, { ok: true, deliveries: this.deliveries });
         case 'POST /_sim/faults':
           this.injectFault(body as unknown as Fault);
           return send(res, 200, { ok: true });

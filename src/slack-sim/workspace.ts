@@ -34,6 +34,8 @@ export interface SimMessage {
   bot_id?: string;
   subtype?: string;
   edited?: { user: string; ts: string };
+  /** Files shared with the message (subtype file_share). */
+  files?: { id: string; name: string; title: string }[];
   /** Slack message metadata: returned by conversations.history with include_all_metadata. */
   metadata?: { event_type: string; event_payload: Record<string, unknown> };
 }
