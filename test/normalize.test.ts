@@ -40,4 +40,14 @@ describe('normalize', () => {
     expect(() => normalize(subject, data)).toThrow(MalformedEventError);
     expect(() => normalize(subject, data)).toThrow(reason);
   });
+
+  it('reads the generic shape other chat sources publish', () => {
+    const doc = { type: 'message', channel: 'room-1', user: 'u42', ts: '1700000000.5', text: 'hello', channel_kinds: ['external'] };
+    expect(normalize('chat.teams.acme.message', enc(doc))).toMatchObject({
+      kind: 'event',
+      event: { source: 'teams', team: 'acme', channel: 'room-1', user: 'u42', ts: '1700000000.5', text: 'hello', channelKinds: ['external'] },
+    });
+    expect(() => normalize('chat.teams.acme.message', enc({ ...doc, channel_kinds: ['galaxy'] }))).toThrow(/channel_kinds must be a list of/);
+    expect(() => normalize('chat.Bad Source.x.message', enc(doc))).toThrow(/does not name a source/);
+  });
 });

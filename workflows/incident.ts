@@ -159,6 +159,8 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
 
   /** Runs one step; `skipped`/`rejected` are outcomes too. Throws ActivityFailure when it fails. */
   async function perform(step: Step): Promise<[StepRecord['outcome'], string?]> {
+    // Remediation speaks Slack; other sources are detected, recorded and escalated only.
+    if (input.source !== 'slack' && (step === 'delete' || step === 'notify')) return ['skipped', `no ${step} for source ${input.source}`];
     switch (step) {
       case 'delete': {
         const r = await slack.deleteMessage({ channel: input.channel, ts: input.ts, incidentId: input.incidentId });

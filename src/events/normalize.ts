@@ -46,9 +46,38 @@ export function normalize(subject: string, data: Uint8Array): Normalized {
     throw new MalformedEventError(`not JSON (${(err as Error).message})`);
   }
   if (!isObject(doc)) throw new MalformedEventError('not a JSON object');
-  const source = subject.split('.')[1] ?? 'slack';
-  if (source !== 'slack') throw new MalformedEventError(`no normalizer for source "${source}" (subject ${subject})`);
-  return normalizeSlack(doc);
+  const [, source, subjectTeam] = subject.split('.');
+  if (!source || !/^[a-z][a-z0-9_-]{0,31}$/.test(source)) throw new MalformedEventError(`subject ${subject} does not name a source (chat.<source>.<team>.<event_type>)`);
+  return source === 'slack' ? normalizeSlack(doc) : normalizeGeneric(source, subjectTeam, doc);
+}
+
+const KINDS = new Set<ChannelKind>(['public', 'private', 'im', 'mpim', 'external']);
+
+/**
+ * Any other chat source publishes this shape on chat.<source>.<team>.<event_type> (README, "Other
+ * chat sources"): { type: "message", channel, user, ts, text, team?, channel_kinds? }.
+ */
+export function normalizeGeneric(source: string, subjectTeam: string | undefined, doc: Json): Normalized {
+  if (doc.type !== 'message') return { kind: 'ignored', reason: `event type ${String(doc.type)}` };
+  if (typeof doc.text !== 'string') throw new MalformedEventError('text is missing or not a string');
+  const kinds = doc.channel_kinds ?? [];
+  if (!Array.isArray(kinds) || !kinds.every((k) => KINDS.has(k as ChannelKind))) {
+    throw new MalformedEventError(`channel_kinds must be a list of ${[...KINDS].join(', ')}`);
+  }
+  return {
+    kind: 'event',
+    event: {
+      source,
+      team: id(doc.team ?? subjectTeam, 'team'),
+      channel: id(doc.channel, 'channel'),
+      user: id(doc.user, 'user'),
+      ts: id(doc.ts, 'ts'),
+      eventType: 'message',
+      text: doc.text,
+      channelKinds: kinds as ChannelKind[],
+      raw: doc,
+    },
+  };
 }
 
 /**
