@@ -32,6 +32,8 @@ const schema = z.object({
   SLACK_BOT_TOKEN: z.string().min(1).optional(),
   /** The Slack app's signing secret; the bridge verifies every Events API request with it. */
   SLACK_SIGNING_SECRET: z.string().min(8).optional(),
+  /** An app-level token (xapp-…): the bridge then also takes events over Socket Mode. */
+  SLACK_APP_TOKEN: z.string().regex(/^xapp-/, 'an app-level token starting with xapp-').optional(),
   /** Where the bridge listens; default 127.0.0.1:3000 (put a TLS proxy in front of it). */
   BRIDGE_HOST: z.string().min(1).default('127.0.0.1'),
   BRIDGE_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -78,7 +80,7 @@ export interface Config {
   rulesDir: string;
   detector: { concurrency: number };
   slack: { apiUrl: string; adminToken: string | undefined; botToken: string | undefined; maxCallsPerSecond: number };
-  bridge: { signingSecret: string | undefined; host: string; port: number; maxBodyBytes: number };
+  bridge: { signingSecret: string | undefined; appToken: string | undefined; host: string; port: number; maxBodyBytes: number };
   remediation: {
     notifyMode: 'dm' | 'ephemeral';
     securityChannel: string | undefined;
@@ -127,7 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rulesDir: e.SENTINEL_RULES_DIR,
     detector: { concurrency: e.DETECTOR_CONCURRENCY },
     slack: { apiUrl: e.SLACK_API_URL, adminToken: e.SLACK_ADMIN_TOKEN, botToken: e.SLACK_BOT_TOKEN, maxCallsPerSecond: e.SLACK_MAX_CALLS_PER_SECOND },
-    bridge: { signingSecret: e.SLACK_SIGNING_SECRET, host: e.BRIDGE_HOST, port: e.BRIDGE_PORT, maxBodyBytes: e.BRIDGE_MAX_BODY_BYTES },
+    bridge: { signingSecret: e.SLACK_SIGNING_SECRET, appToken: e.SLACK_APP_TOKEN, host: e.BRIDGE_HOST, port: e.BRIDGE_PORT, maxBodyBytes: e.BRIDGE_MAX_BODY_BYTES },
     remediation: {
       notifyMode: e.SENTINEL_NOTIFY_MODE,
       securityChannel: e.SENTINEL_SECURITY_CHANNEL,

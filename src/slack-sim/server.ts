@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { signature } from '../bridge/verify';
+import { SocketModeHub } from './socket-mode';
 import { SlackApiError, Workspace, type SimMessage, type SimToken, type WorkspaceSeed } from './workspace';
 
 /** One fault, consumed by the next matching calls. */
@@ -86,6 +87,8 @@ export class SlackSimulator {
   private subscription: Subscription | undefined;
   readonly deliveries: Delivery[] = [];
   private readonly inFlight = new Set<Promise<void>>();
+  /** Socket Mode connections of apps, and what was sent to them. */
+  readonly socketMode = new SocketModeHub();
   /** Slack's event ids are unique forever; a restarted simulator must not reuse them (JetStream dedups on them). */
   private readonly eventPrefix = randomBytes(4).toString('hex').toUpperCase();
   private baseUrl = '';
@@ -117,6 +120,7 @@ export class SlackSimulator {
     const addr = server.address() as AddressInfo;
     this.baseUrl = `http://${addr.address}:${addr.port}`;
     this.server = server;
+    this.socketMode.attach(server);
     return this;
   }
 
@@ -133,6 +137,7 @@ export class SlackSimulator {
   async stop(): Promise<void> {
     this.subscription = undefined;
     await this.settled();
+    this.socketMode.close();
     const server = this.server;
     this.server = undefined;
     if (!server) return;
@@ -220,6 +225,7 @@ export class SlackSimulator {
       const p = this.deliver(envelope, this.subscription).finally(() => this.inFlight.delete(p));
       this.inFlight.add(p);
     }
+    this.socketMode.deliver(envelope);
     return envelope;
   }
 
@@ -309,7 +315,11 @@ export class SlackSimulator {
       if (typeof v !== 'string' || v === '') throw new SlackApiError(missing);
       return v;
     };
+    if (auth.kind === 'app' && method !== 'apps.connections.open') throw new SlackApiError('not_allowed_token_type');
     switch (method) {
+      case 'apps.connections.open':
+        if (auth.kind !== 'app') throw new SlackApiError('not_allowed_token_type');
+        return { url: this.socketMode.openUrl(this.baseUrl) };
       case 'auth.test':
         return {
           url: `https://${ws.team.domain}.slack.com/`,

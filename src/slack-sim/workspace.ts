@@ -41,7 +41,8 @@ export interface SimMessage {
 }
 
 export interface SimToken {
-  kind: 'bot' | 'user';
+  /** app: an app-level token (xapp-), good for apps.connections.open only. */
+  kind: 'bot' | 'user' | 'app';
   /** The user id the token acts as (for a bot: the bot's user id). */
   user: string;
   bot_id?: string;
@@ -72,6 +73,7 @@ export class SlackApiError extends Error {
 /** The simulator's default tokens: a workspace admin's user token and the Sentinel bot's token. */
 export const SIM_ADMIN_TOKEN = 'xoxp-sim-secops-admin';
 export const SIM_BOT_TOKEN = 'xoxb-sim-sentinel-bot';
+export const SIM_APP_TOKEN = 'xapp-sim-sentinel-app';
 
 /** The workspace every simulator starts with unless given another; ids look like Slack's. */
 export const defaultSeed: WorkspaceSeed = {
@@ -92,6 +94,7 @@ export const defaultSeed: WorkspaceSeed = {
   tokens: {
     [SIM_BOT_TOKEN]: { kind: 'bot', user: 'U0SNTLBOT', bot_id: 'B0SNTLBOT' },
     [SIM_ADMIN_TOKEN]: { kind: 'user', user: 'U0ADMIN01' },
+    [SIM_APP_TOKEN]: { kind: 'app', user: 'U0SNTLBOT' },
     'xoxp-sim-alice': { kind: 'user', user: 'U0ALICE01' },
   },
 };
