@@ -87,6 +87,8 @@ export class SlackSimulator {
   private subscription: Subscription | undefined;
   readonly deliveries: Delivery[] = [];
   private readonly inFlight = new Set<Promise<void>>();
+  /** Calls per second Slack would allow per method (like its rate-limit tiers); over it: 429, Retry-After 1. */
+  private rateLimits = new Map<string, { perSecond: number; recent: number[] }>();
   /** Socket Mode connections of apps, and what was sent to them. */
   readonly socketMode = new SocketModeHub();
   /** Slack's event ids are unique forever; a restarted simulator must not reuse them (JetStream dedups on them). */
@@ -157,6 +159,23 @@ export class SlackSimulator {
 
   clearFaults(): void {
     this.faults = [];
+  }
+
+  /** Enforces a rate limit on `method` from now on, as Slack's tiers do; `undefined` lifts it. */
+  rateLimit(method: string, perSecond: number | undefined): void {
+    if (perSecond === undefined) this.rateLimits.delete(method);
+    else this.rateLimits.set(method, { perSecond, recent: [] });
+  }
+
+  /** True when this call is over the method's rate limit (it is then not counted). */
+  private overLimit(method: string): boolean {
+    const limit = this.rateLimits.get(method);
+    if (!limit) return false;
+    const now = Date.now();
+    limit.recent = limit.recent.filter((t) => now - t < 1000);
+    if (limit.recent.length >= limit.perSecond) return true;
+    limit.recent.push(now);
+    return false;
   }
 
   /** Calls of `method` the simulator answered with `ok: true`. */
@@ -290,8 +309,8 @@ export class SlackSimulator {
     };
 
     const fault = this.takeFault(method);
-    if (fault?.kind === 'rate_limited') {
-      res.setHeader('Retry-After', String(fault.retryAfter ?? 1));
+    if (fault?.kind === 'rate_limited' || this.overLimit(method)) {
+      res.setHeader('Retry-After', String(fault?.retryAfter ?? 1));
       return record(429, { ok: false, error: 'ratelimited' });
     }
     if (fault?.kind === 'server_error') return record(fault.status ?? 500, { ok: false, error: 'internal_error' });
