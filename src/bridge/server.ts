@@ -5,7 +5,7 @@
  * was not stored.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen } from '../http/listen';
 import type { JetStreamClient } from 'nats';
 import type { Logger } from '../log';
 import { chatSubject } from '../nats/streams';
@@ -51,12 +51,7 @@ export class BridgeServer {
         if (!res.headersSent) send(res, 500, { ok: false, error: 'internal error' });
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.o.port ?? 0, this.o.host ?? '127.0.0.1', () => resolve());
-    });
-    const addr = server.address() as AddressInfo;
-    this.baseUrl = `http://${addr.address}:${addr.port}`;
+    this.baseUrl = await listen(server, this.o.port, this.o.host);
     this.server = server;
     return this;
   }

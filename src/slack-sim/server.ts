@@ -5,9 +5,9 @@
  * payloads and the call log, inject faults.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { listen } from '../http/listen';
 import { signature } from '../bridge/verify';
 import { SocketModeHub } from './socket-mode';
 import { SlackApiError, Workspace, type SimMessage, type SimToken, type WorkspaceSeed } from './workspace';
@@ -115,12 +115,7 @@ export class SlackSimulator {
         res.end(JSON.stringify({ ok: false, error: 'internal_error', detail: String(err) }));
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => resolve());
-    });
-    const addr = server.address() as AddressInfo;
-    this.baseUrl = `http://${addr.address}:${addr.port}`;
+    this.baseUrl = await listen(server, this.options.port, this.options.host);
     this.server = server;
     this.socketMode.attach(server);
     return this;

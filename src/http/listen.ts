@@ -1,0 +1,12 @@
+/** Starts an HTTP server on host:port (0: any free port) and returns its base URL. */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export async function listen(server: Server, port = 0, host = '127.0.0.1'): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  return `http://${addr.address}:${addr.port}`;
+}
