@@ -121,9 +121,10 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       validator: (a) => {
         requireActor(a);
         if (state.status !== 'awaiting_approval') throw new Error(`no revocation is awaiting approval (status ${state.status})`);
+        if (state.approval) throw new Error(`the revocation was already ${state.approval.decision === 'approve' ? 'approved' : 'rejected'} by ${state.approval.by}`);
       },
     });
-    setHandler(signal, (a) => void (state.status === 'awaiting_approval' && a?.by && decide(decision)(a)));
+    setHandler(signal, (a) => void (state.status === 'awaiting_approval' && !state.approval && a?.by && decide(decision)(a)));
   }
   setHandler(retryUpdate, (a) => ((retryRequested = a), state), {
     validator: (a) => {
