@@ -17,12 +17,18 @@ export async function runMain(name: string, body: () => Promise<void>): Promise<
   }
 }
 
-/** Calls `stop` once on the first SIGINT or SIGTERM; a second signal exits at once. */
+/**
+ * Calls `stop` once on the first SIGINT or SIGTERM. A second signal at least two seconds later
+ * exits at once; one sooner is the same Ctrl-C seen twice (npm forwards it to its child too).
+ */
 export function onShutdown(stop: (signal: string) => Promise<void>): void {
-  let stopping = false;
+  let firstAt: number | undefined;
   const handler = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(130);
-    stopping = true;
+    if (firstAt !== undefined) {
+      if (Date.now() - firstAt >= 2000) process.exit(130);
+      return;
+    }
+    firstAt = Date.now();
     void stop(signal);
   };
   process.on('SIGINT', handler);
