@@ -18,6 +18,10 @@ export interface OffenderInput {
   offenses: Offense[];
   /** Levels (by index) escalated in the current episode, carried across continueAsNew. */
   escalated: { level: number; at: string }[];
+  /** Offenses one run takes before it continues as new; default 500 (Temporal may suggest sooner). */
+  runLimit?: number;
+  /** Escalations so far, carried across continueAsNew for the history query. */
+  escalations?: OffenderState['escalations'];
 }
 
 export interface OffenderState {
@@ -39,7 +43,9 @@ export async function offenderWorkflow(input: OffenderInput): Promise<void> {
   const id = workflowInfo().workflowId;
   const offenses = [...input.offenses];
   const escalated = new Map(input.escalated.map((e) => [e.level, e.at]));
-  const state: OffenderState = { user: input.user, offenses, escalations: [] };
+  const state: OffenderState = { user: input.user, offenses, escalations: [...(input.escalations ?? [])] };
+  const runLimit = input.runLimit ?? 500;
+  let taken = 0;
   const inbox: Offense[] = [];
   setHandler(offenseSignal, (o) => void inbox.push(o));
   setHandler(historyQuery, () => state);
@@ -87,19 +93,27 @@ export async function offenderWorkflow(input: OffenderInput): Promise<void> {
     }
   }
 
+  const timeToContinue = () => taken >= runLimit || workflowInfo().continueAsNewSuggested;
   for (;;) {
-    await condition(() => inbox.length > 0 || workflowInfo().continueAsNewSuggested);
+    await condition(() => inbox.length > 0 || timeToContinue());
     while (inbox.length > 0) {
       const o = inbox.shift()!;
+      taken += 1;
       if (offenses.some((x) => x.incidentId === o.incidentId)) continue; // a retried report
       offenses.push(o);
       if (offenses.length > KEEP) offenses.splice(0, offenses.length - KEEP);
       await evaluate(Date.now());
     }
-    if (workflowInfo().continueAsNewSuggested) {
+    if (timeToContinue()) {
+      // Offenses that arrive while handlers finish are taken before the run ends.
       await condition(allHandlersFinished);
       if (inbox.length === 0) {
-        await continueAsNew<typeof offenderWorkflow>({ ...input, offenses, escalated: [...escalated].map(([level, at]) => ({ level, at })) });
+        await continueAsNew<typeof offenderWorkflow>({
+          ...input,
+          offenses,
+          escalated: [...escalated].map(([level, at]) => ({ level, at })),
+          escalations: state.escalations,
+        });
       }
     }
   }

@@ -188,6 +188,31 @@ describe('incident workflows', () => {
     await recordHistory(`offender/slack/${TEAM}/U0BOB0001`, 'offender-escalated');
   });
 
+  it('carries an offender across continueAsNew without losing history or escalating twice', async () => {
+    const workflowId = `offender/slack/${TEAM}/U0CAROL01`;
+    const levels = [
+      { count: 2, window: '24h', action: 'warn' },
+      { count: 3, window: '24h', action: 'notify_security' },
+    ];
+    const start = { source: 'slack', team: TEAM, user: 'U0CAROL01', levels, offenses: [], escalated: [], runLimit: 2 };
+    const offense = (i: number) => ({ incidentId: `incident/test/${i}`, ruleId: 'leakword', severity: 'medium', at: new Date().toISOString() });
+    const first = await h.client.workflow.signalWithStart('offenderWorkflow', { workflowId, taskQueue: h.config.temporal.taskQueue, args: [start], signal: 'offense', signalArgs: [offense(1)] });
+    for (let i = 2; i <= 5; i++) {
+      await h.client.workflow.getHandle(workflowId).signal('offense', offense(i));
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const handle = h.client.workflow.getHandle(workflowId);
+    const state = await eventually('all five offenses', async () => {
+      const s = await handle.query<OffenderState>('history');
+      return s.offenses.length === 5 && s;
+    });
+    expect((await handle.describe()).runId).not.toBe(first.signaledRunId);
+    expect(state.escalations.map((e) => [e.action, e.count])).toEqual([
+      ['warn', 2],
+      ['notify_security', 3],
+    ]);
+  });
+
   it('lets an operator find, retry and audit incidents from the sentinel CLI', async () => {
     const stack = inject('stack');
     const cli = async (...args: string[]) => {
