@@ -13,6 +13,7 @@ import { connect } from 'nats';
 import { allSearchAttributes } from '../../workflows/search-attributes';
 import { projectRoot } from '../paths';
 import { StackError } from './errors';
+import { isAlive } from './state';
 import { ensureToolchain } from './toolchain';
 
 export type ServiceName = 'temporal' | 'nats' | 'moto' | 'slack-sim';
@@ -120,14 +121,7 @@ async function waitUntil(what: string, child: ChildProcess | undefined, log: str
 
 /** Sends SIGTERM to a process group, then SIGKILL if it is still there after `graceMs`. */
 export async function stopPid(pid: number, graceMs = 10_000): Promise<void> {
-  const alive = () => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const alive = () => isAlive(pid);
   const signal = (s: NodeJS.Signals) => {
     try {
       process.kill(-pid, s);
