@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
+import { KeyFormatError, decodeKey, parseCodecKeys, type CodecKey } from './crypto/keys';
 import { projectRoot } from './paths';
 
 const level = z.enum(['debug', 'info', 'warn', 'error']);
@@ -69,7 +70,39 @@ const schema = z.object({
     .string()
     .regex(/^\d+\/\d+(m|h|d)=(warn|notify_security|access_review)(,\d+\/\d+(m|h|d)=(warn|notify_security|access_review))*$/, 'count/window=action, e.g. 2/24h=warn,3/24h=notify_security')
     .default('2/24h=warn,3/24h=notify_security,5/24h=access_review'),
+  /** Payload-codec keys, id:base64-32-bytes, comma separated; every Temporal client and worker needs them. */
+  SENTINEL_CODEC_KEYS: z.string().min(1).optional(),
+  /** The key id new payloads are sealed with; default the first key listed. */
+  SENTINEL_CODEC_ACTIVE_KEY: z.string().min(1).optional(),
+  /** Base64 key (32+ bytes) for HMAC fingerprints of matched secrets; the detector needs it. */
+  SENTINEL_FINGERPRINT_KEY: z.string().min(1).optional(),
+  /** Bearer tokens the codec server accepts, comma separated (two during a token rotation); 24+ characters each. */
+  SENTINEL_CODEC_SERVER_TOKEN: z
+    .string()
+    .regex(/^[^,\s]{24,}(,[^,\s]{24,})*$/, 'tokens of 24 or more characters without spaces, comma separated')
+    .optional(),
+  /** Web UI origins allowed to call the codec server, comma separated; default the dev stack's UI. */
+  SENTINEL_CODEC_SERVER_ORIGINS: z
+    .string()
+    .regex(/^https?:\/\/[^,/\s]+(,https?:\/\/[^,/\s]+)*$/, 'origins such as https://temporal.example.com, comma separated, no path')
+    .default('http://localhost:8233,http://127.0.0.1:8233'),
+  /** Where the codec server listens; default 127.0.0.1:8888 (put TLS in front of it). */
+  SENTINEL_CODEC_SERVER_HOST: z.string().min(1).default('127.0.0.1'),
+  SENTINEL_CODEC_SERVER_PORT: z.coerce.number().int().min(0).max(65535).default(8888),
+  /** Largest /encode or /decode request accepted, in bytes; default 4194304. */
+  SENTINEL_CODEC_SERVER_MAX_BODY_BYTES: positiveInt.default(4 << 20),
 });
+
+/** Variables holding secrets: a configuration error names them but never shows their value. */
+const SECRET_VARIABLES = new Set([
+  'SLACK_ADMIN_TOKEN',
+  'SLACK_BOT_TOKEN',
+  'SLACK_SIGNING_SECRET',
+  'SLACK_APP_TOKEN',
+  'SENTINEL_CODEC_KEYS',
+  'SENTINEL_FINGERPRINT_KEY',
+  'SENTINEL_CODEC_SERVER_TOKEN',
+]);
 
 export type Env = z.infer<typeof schema>;
 
@@ -96,6 +129,11 @@ export interface Config {
     pendingDays: number;
     channelKeys: Record<string, string>;
   };
+  /** The payload codec's keys; undefined when SENTINEL_CODEC_KEYS is not set. */
+  codec: { keys: CodecKey[]; active: CodecKey } | undefined;
+  /** The HMAC key for fingerprints; undefined when SENTINEL_FINGERPRINT_KEY is not set. */
+  fingerprintKey: Buffer | undefined;
+  codecServer: { tokens: string[]; origins: string[]; host: string; port: number; maxBodyBytes: number };
 }
 
 /** A repeat-offender level: `count` incidents within `window` trigger `action`, once. */
@@ -117,11 +155,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {
       const name = String(i.path[0] ?? '?');
-      return `  ${name}=${JSON.stringify(env[name] ?? '')}: ${i.message}`;
+      return `  ${name}=${shown(name, env[name])}: ${i.message}`;
     });
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}\n(see "Configuration" in README.md)`);
+    throw invalid(lines);
   }
   const e = parsed.data;
+  const keyProblems: string[] = [];
+  const keys = <T>(name: string, parse: () => T): T | undefined => {
+    try {
+      return parse();
+    } catch (err) {
+      if (!(err instanceof KeyFormatError)) throw err;
+      keyProblems.push(`  ${name}=${shown(name, env[name])}: ${err.message}`);
+      return undefined;
+    }
+  };
+  const codec = e.SENTINEL_CODEC_KEYS === undefined ? undefined : keys('SENTINEL_CODEC_KEYS', () => parseCodecKeys(e.SENTINEL_CODEC_KEYS!, e.SENTINEL_CODEC_ACTIVE_KEY));
+  const fingerprintKey =
+    e.SENTINEL_FINGERPRINT_KEY === undefined ? undefined : keys('SENTINEL_FINGERPRINT_KEY', () => decodeKey(e.SENTINEL_FINGERPRINT_KEY!, 'the key', 32, true));
+  if (keyProblems.length) throw invalid(keyProblems);
+  if (e.SENTINEL_CODEC_ACTIVE_KEY !== undefined && e.SENTINEL_CODEC_KEYS === undefined) {
+    throw invalid(['  SENTINEL_CODEC_ACTIVE_KEY is set but SENTINEL_CODEC_KEYS is not: list the keys, then name the active one']);
+  }
   return {
     logLevel: e.LOG_LEVEL,
     temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.SENTINEL_TASK_QUEUE },
@@ -150,7 +205,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pendingDays: e.SENTINEL_KMS_PENDING_DAYS,
       channelKeys: Object.fromEntries((e.SENTINEL_CHANNEL_KEYS ?? '').split(',').filter(Boolean).map((p) => p.split('=') as [string, string])),
     },
+    codec,
+    fingerprintKey,
+    codecServer: {
+      tokens: e.SENTINEL_CODEC_SERVER_TOKEN?.split(',') ?? [],
+      origins: e.SENTINEL_CODEC_SERVER_ORIGINS.split(','),
+      host: e.SENTINEL_CODEC_SERVER_HOST,
+      port: e.SENTINEL_CODEC_SERVER_PORT,
+      maxBodyBytes: e.SENTINEL_CODEC_SERVER_MAX_BODY_BYTES,
+    },
   };
+}
+
+/** A variable's value for an error message: quoted, or only its length when it holds a secret. */
+function shown(name: string, value: string | undefined): string {
+  if (SECRET_VARIABLES.has(name)) return `<hidden, ${value?.length ?? 0} characters>`;
+  return JSON.stringify(value ?? '');
+}
+
+function invalid(lines: string[]): ConfigError {
+  return new ConfigError(`invalid configuration:\n${lines.join('\n')}\n(see "Configuration" in README.md)`);
 }
 
 /** The value of a variable a component cannot run without, or a ConfigError saying why it is needed. */

@@ -5,13 +5,15 @@
 import type { Client } from '@temporalio/client';
 import type { Worker, WorkerOptions } from '@temporalio/worker';
 import type { NatsConnection } from 'nats';
-import type { Config } from './config';
+import { required, type Config } from './config';
 import { Detector, type DetectorOptions } from './detector/detector';
 import type { CompiledRules } from './engine/engine';
 import type { Logger } from './log';
 import { connectNats } from './nats/connect';
 import { ensureChatStreams } from './nats/streams';
+import { fingerprinter } from './crypto/fingerprint';
 import { connectClient, connectWorker } from './temporal/client';
+import { codecFrom } from './temporal/data-converter';
 import { createKmsWorker, createRemediationWorkers } from './worker/worker';
 
 export interface PipelineOptions {
@@ -35,14 +37,17 @@ export interface Pipeline {
 
 export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   const { config } = o;
+  // Configuration problems first, before anything connects.
+  const codec = codecFrom(config);
+  const fingerprint = fingerprinter(required(config.fingerprintKey, 'SENTINEL_FINGERPRINT_KEY', 'incidents carry an HMAC fingerprint of each matched secret'));
   const nc = await connectNats(config.nats, 'sentinel');
   await o.beforeDetect?.(nc);
   await ensureChatStreams(await nc.jetstreamManager());
-  const client = await connectClient(config.temporal);
+  const client = await connectClient(config.temporal, codec);
   const connection = await connectWorker(config.temporal);
   const workers = [
-    ...(await createRemediationWorkers({ connection, config, nc, client, ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : {}) })),
-    await createKmsWorker(connection, config),
+    ...(await createRemediationWorkers({ connection, config, nc, client, codec, ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : {}) })),
+    await createKmsWorker(connection, config, codec),
   ];
   const workerRuns = workers.map((w) => w.run());
   const detector = new Detector({
@@ -50,6 +55,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     temporal: client,
     taskQueue: config.temporal.taskQueue,
     rules: o.rules,
+    fingerprint,
     log: o.log,
     concurrency: config.detector.concurrency,
     ...(o.onIncident ? { onIncident: o.onIncident } : {}),

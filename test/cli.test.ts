@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../src/paths';
+import { loadConfig } from '../src/config';
 import { secretValues, rng } from './corpus/generators';
+import { testSecrets } from './support/secrets';
 
 const bin = join(projectRoot, 'bin', 'sentinel.js');
 
@@ -77,8 +79,42 @@ describe('sentinel rules test', () => {
 
 describe('sentinel incidents', () => {
   it('says clearly when Temporal cannot be reached', async () => {
-    const { code, stderr } = await sentinel(['incidents', 'show', 'incident/x'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    const { code, stderr } = await sentinel(['incidents', 'show', 'incident/x'], { TEMPORAL_ADDRESS: '127.0.0.1:1', ...testSecrets() });
     expect(code).toBe(1);
     expect(stderr).toContain('cannot reach Temporal at 127.0.0.1:1 (TEMPORAL_ADDRESS)');
+  });
+
+  it('refuses to start without codec keys, and says how to make them', async () => {
+    const { code, stderr } = await sentinel(['incidents', 'list'], { SENTINEL_CODEC_KEYS: '' });
+    expect(code).toBe(2);
+    expect(stderr).toContain('SENTINEL_CODEC_KEYS is not set');
+    expect(stderr).toContain('sentinel.js keys generate');
+  });
+
+  it('names a malformed key without showing any of it', async () => {
+    const short = 'k1:' + Buffer.alloc(16, 7).toString('base64');
+    const { code, stderr } = await sentinel(['incidents', 'list'], { SENTINEL_CODEC_KEYS: short, SENTINEL_FINGERPRINT_KEY: 'not base64!' });
+    expect(code).toBe(2);
+    expect(stderr).toContain('SENTINEL_CODEC_KEYS=<hidden, 27 characters>: key "k1" is 16 bytes; 32 are required');
+    expect(stderr).toContain('SENTINEL_FINGERPRINT_KEY=<hidden, 11 characters>: the key is not base64');
+    expect(stderr).not.toContain(short.slice(3));
+    expect(stderr).not.toContain('not base64!');
+  });
+});
+
+describe('sentinel keys generate', () => {
+  it('prints keys the configuration accepts, and puts a rotated key first', async () => {
+    const { code, stdout } = await sentinel(['keys', 'generate']);
+    expect(code).toBe(0);
+    const env = Object.fromEntries(stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    expect(Object.keys(env).sort()).toEqual(['SENTINEL_CODEC_KEYS', 'SENTINEL_CODEC_SERVER_TOKEN', 'SENTINEL_FINGERPRINT_KEY']);
+    const config = loadConfig(env);
+    expect(config.codec?.keys).toHaveLength(1);
+    expect(config.fingerprintKey).toHaveLength(32);
+    const rotated = await sentinel(['keys', 'generate', '--rotate'], { SENTINEL_CODEC_KEYS: env.SENTINEL_CODEC_KEYS });
+    const line = rotated.stdout.split('\n').find((l) => l.startsWith('SENTINEL_CODEC_KEYS='))!;
+    const next = loadConfig({ SENTINEL_CODEC_KEYS: line.slice('SENTINEL_CODEC_KEYS='.length) }).codec!;
+    expect(next.keys.map((k) => k.id)).toEqual([next.active.id, config.codec!.active.id]);
+    expect(next.active.id).not.toBe(config.codec!.active.id);
   });
 });

@@ -29,9 +29,9 @@ describe('normalize', () => {
   });
 
   it.each([
-    ['not JSON', '{"type":', /^not JSON/],
+    ['not JSON', '{"type":', /^not valid JSON: it ends early/],
     ['not an object', '[1,2]', /not a JSON object/],
-    ['invalid UTF-8', new Uint8Array([0x7b, 0xff, 0x7d]), /^not JSON/],
+    ['invalid UTF-8', new Uint8Array([0x7b, 0xff, 0x7d]), /^not UTF-8 \(3 bytes\)/],
     ['no text', { ...message, team: 'T1', text: undefined }, /event\.text is missing/],
     ['an id with a slash', { ...message, team: 'T1', channel: 'C1/../x' }, /event\.channel is not an id/],
     ['no team', message, /event\.team is missing/],
@@ -49,5 +49,29 @@ describe('normalize', () => {
     });
     expect(() => normalize('chat.teams.acme.message', enc({ ...doc, channel_kinds: ['galaxy'] }))).toThrow(/channel_kinds must be a list of/);
     expect(() => normalize('chat.Bad Source.x.message', enc(doc))).toThrow(/does not name a source/);
+  });
+
+  it('never quotes the event in its reasons: they go to logs and dead-letter headers', () => {
+    const secret = 'ghp_' + 'Zq8xW3rT6yU1iO4pA7sD0fG2hJ5kL9mN3bV8';
+    const reasons = [
+      `{"type":"message","text":"${secret}" oops}`,
+      `${secret}`,
+      JSON.stringify({ ...message, team: 'T1', user: `U1 ${secret}` }),
+      JSON.stringify({ ...message, team: 'T1', channel: `C1/${secret}` }),
+    ].map((raw) => {
+      try {
+        normalize(subject, new TextEncoder().encode(raw));
+        return 'accepted';
+      } catch (err) {
+        return (err as Error).message;
+      }
+    });
+    expect(reasons).toHaveLength(4);
+    for (const r of reasons) {
+      expect(r).not.toBe('accepted');
+      expect(r).not.toContain(secret.slice(4, 14));
+    }
+    expect(reasons[0]).toMatch(/^not valid JSON at position \d+/);
+    expect(reasons[2]).toMatch(/event\.user is not an id \(a string of \d+ characters/);
   });
 });

@@ -6,6 +6,8 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { workflowBundle } from './support/harness';
 import { historiesDir } from './support/histories';
+import { testCodec } from './support/secrets';
+import { dataConverterFor } from '../src/temporal/data-converter';
 
 const files = readdirSync(historiesDir).filter((f) => f.endsWith('.json')).sort();
 
@@ -23,7 +25,7 @@ describe('workflow replay', () => {
     const histories = files.map((f) => ({ workflowId: f, history: historyFromJSON(JSON.parse(readFileSync(join(historiesDir, f), 'utf8'))) }));
     const failures: string[] = [];
     let replayed = 0;
-    for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
+    for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle(), dataConverter: dataConverterFor(testCodec()) }, histories)) {
       replayed += 1;
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
     }

@@ -22,8 +22,12 @@ export interface IncidentInput {
   };
   /** The KMS key named in the message, when there is one (an identifier, not a secret). */
   kmsKeyArn?: string;
-  /** Where the match is and what it looks like redacted; never the matched text. */
-  match: { redacted: string; start: number; end: number };
+  /**
+   * Where the match is and what it looks like redacted; never the matched text. `excerpt` is the
+   * message around it with every match redacted; `fingerprint` is an HMAC of the matched value
+   * (the same secret gives the same fingerprint); both are absent in incidents opened before they existed.
+   */
+  match: { redacted: string; excerpt?: string; fingerprint?: string; start: number; end: number };
   detectedAt: string;
 }
 

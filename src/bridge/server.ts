@@ -5,6 +5,7 @@
  * was not stored.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { parseJson } from '../events/json';
 import { listen } from '../http/listen';
 import type { JetStreamClient } from 'nats';
 import type { Logger } from '../log';
@@ -93,7 +94,7 @@ export class BridgeServer {
 
     let doc: Record<string, unknown>;
     try {
-      const parsed: unknown = JSON.parse(body.toString('utf8'));
+      const parsed: unknown = parseJson(body.toString('utf8'));
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
       doc = parsed as Record<string, unknown>;
     } catch (err) {

@@ -6,6 +6,7 @@ import { loadConfig } from '../config';
 import { readAuditTrail } from '../incidents/audit-trail';
 import { connectNats } from '../nats/connect';
 import { connectClient } from '../temporal/client';
+import { codecFrom } from '../temporal/data-converter';
 import type { IncidentState } from '../../workflows/types';
 
 const usage = `usage: sentinel incidents <command>
@@ -43,7 +44,7 @@ const updates: Record<string, { name: string; reasonRequired: boolean }> = {
 
 async function withClient(fn: (client: Client, namespace: string) => Promise<number>): Promise<number> {
   const config = loadConfig();
-  const client = await connectClient(config.temporal);
+  const client = await connectClient(config.temporal, codecFrom(config));
   try {
     return await fn(client, config.temporal.namespace);
   } finally {

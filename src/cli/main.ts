@@ -11,6 +11,9 @@ const usage = `usage: sentinel <command>
   scan [--rules DIR] [FILE|-]   match JSON Lines of Slack events; one JSON finding per line out
   incidents list|show|audit|dismiss|approve|reject|retry|escalate
                                 find, inspect and steer incidents (sentinel incidents for details)
+  keys generate [codec|fingerprint|codec-server-token] [--rotate]
+                                new keys as environment lines; --rotate puts a new codec key
+                                in front of the current SENTINEL_CODEC_KEYS
 
 Configuration comes from environment variables; see README.md.`;
 
@@ -34,6 +37,13 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'incidents':
       return incidentsCommand(sub, rest);
+    case 'keys': {
+      if (sub !== 'generate') break;
+      const { values, positionals } = parseArgs({ args: rest, options: { rotate: { type: 'boolean' } }, allowPositionals: true });
+      if (positionals.length > 1) break;
+      const { keysGenerate } = await import('./keys');
+      return keysGenerate(values.rotate ? (positionals[0] ?? 'codec') : positionals[0], values.rotate ? process.env.SENTINEL_CODEC_KEYS : undefined);
+    }
     case 'help':
     case '--help':
     case '-h':

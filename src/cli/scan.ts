@@ -3,6 +3,7 @@
  * event_callback envelopes), JSON Lines of findings out. A contract other tools rely on: see README.
  */
 import { createReadStream } from 'node:fs';
+import { parseJson } from '../events/json';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { loadConfig } from '../config';
@@ -49,9 +50,9 @@ export async function scan(o: ScanOptions): Promise<number> {
       if (text.trim() === '') continue;
       let doc: unknown;
       try {
-        doc = JSON.parse(text);
+        doc = parseJson(text);
       } catch (e) {
-        err.write(`${inputName}:${line}: not valid JSON (${(e as Error).message}); line skipped\n`);
+        err.write(`${inputName}:${line}: ${(e as Error).message}; line skipped\n`);
         skipped += 1;
         continue;
       }

@@ -15,6 +15,7 @@ import { SimControl } from '../slack-sim/control';
 import { StackError } from '../stack/errors';
 import { portsFromEnv } from '../stack/ports';
 import { startStack, type Endpoints, type RunningStack } from '../stack/stack';
+import { devSecrets } from '../stack/secrets';
 import { isAlive, readState, stackEnv } from '../stack/state';
 import { startPipeline } from '../pipeline';
 import type { IncidentState } from '../../workflows/types';
@@ -43,6 +44,8 @@ await runMain('demo', async () => {
   if (!endpoints.slackSimUrl) throw new StackError('the running stack has no Slack simulator');
 
   Object.assign(process.env, stackEnv(endpoints));
+  // The dev keys, unless the operator brought their own.
+  for (const [k, v] of Object.entries(devSecrets(sentinelHome))) process.env[k] ||= v;
   const config = loadConfig();
   const log = createLogger({ level: 'warn', fields: { component: 'demo' } });
   const rules = loadRules(config.rulesDir);

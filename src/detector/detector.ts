@@ -17,6 +17,8 @@ export interface DetectorOptions {
   taskQueue: string;
   /** The current rules; a function so that hot reload can swap them between messages. */
   rules: () => CompiledRules;
+  /** The HMAC fingerprint of a matched value; incidents carry it instead of the value. */
+  fingerprint: (value: string) => string;
   log: Logger;
   /** Messages handled at once; default 16. */
   concurrency?: number;
@@ -107,7 +109,7 @@ export class Detector {
     const { event } = normalized;
     // One incident per rule per message: its id is per rule, and the first match is the one to show.
     const firstPerRule = new Map<string, Finding>();
-    for (const f of evaluate(event, this.o.rules())) if (!firstPerRule.has(f.ruleId)) firstPerRule.set(f.ruleId, f);
+    for (const f of evaluate(event, this.o.rules(), { fingerprint: this.o.fingerprint })) if (!firstPerRule.has(f.ruleId)) firstPerRule.set(f.ruleId, f);
     const findings = [...firstPerRule.values()];
     try {
       for (const finding of findings) {

@@ -1,5 +1,6 @@
 /** `npm run detector`: one detector process; any number share the durable consumer. */
-import { loadConfig, ConfigError } from '../config';
+import { loadConfig, ConfigError, required } from '../config';
+import { fingerprinter } from '../crypto/fingerprint';
 import { formatProblem } from '../engine/load';
 import { RuleWatcher } from '../engine/watch';
 import { createLogger } from '../log';
@@ -7,10 +8,15 @@ import { onShutdown, runMain } from '../main';
 import { connectNats } from '../nats/connect';
 import { ensureChatStreams } from '../nats/streams';
 import { connectClient } from '../temporal/client';
+import { codecFrom } from '../temporal/data-converter';
 import { Detector } from './detector';
 
 await runMain('detector', async () => {
   const config = loadConfig();
+  const codec = codecFrom(config);
+  const fingerprint = fingerprinter(
+    required(config.fingerprintKey, 'SENTINEL_FINGERPRINT_KEY', 'incidents carry an HMAC fingerprint of each matched secret instead of the secret; create one with "node bin/sentinel.js keys generate"'),
+  );
   const log = createLogger({ level: config.logLevel, fields: { component: 'detector' } });
   const watcher = new RuleWatcher(config.rulesDir, (report, rules) => {
     for (const p of report.problems) log.error('rule file problem', { problem: formatProblem(p) });
@@ -21,8 +27,8 @@ await runMain('detector', async () => {
   watcher.start();
   const nc = await connectNats(config.nats, 'sentinel-detector');
   await ensureChatStreams(await nc.jetstreamManager());
-  const temporal = await connectClient(config.temporal);
-  const detector = new Detector({ nc, temporal, taskQueue: config.temporal.taskQueue, rules: () => watcher.current(), log, concurrency: config.detector.concurrency });
+  const temporal = await connectClient(config.temporal, codec);
+  const detector = new Detector({ nc, temporal, taskQueue: config.temporal.taskQueue, rules: () => watcher.current(), fingerprint, log, concurrency: config.detector.concurrency });
   onShutdown(async (signal) => {
     log.info('stopping', { signal });
     watcher.close();

@@ -1,6 +1,7 @@
 /** The rule engine: a pure function from an event and compiled rules to findings. */
 import { subject, type CompiledRule } from './compile';
 import { Prefilter } from './prefilter';
+import { excerpt } from './excerpt';
 import { redact } from './redact';
 import { matchText } from './text';
 import type { ChatEvent, Finding } from './types';
@@ -28,8 +29,13 @@ function fill(template: string, event: ChatEvent, ruleId: string): string {
     .replaceAll('{rule}', ruleId);
 }
 
+export interface EvaluateOptions {
+  /** Fingerprints each matched value (an HMAC under the configured key); without it findings carry none. */
+  fingerprint?: (value: string) => string;
+}
+
 /** Every match of every enabled rule in `event`, in rule order. */
-export function evaluate(event: ChatEvent, compiled: CompiledRules): Finding[] {
+export function evaluate(event: ChatEvent, compiled: CompiledRules, options: EvaluateOptions = {}): Finding[] {
   const mt = matchText(event.text);
   const s = subject(mt.text);
   const findings: Finding[] = [];
@@ -54,12 +60,18 @@ export function evaluate(event: ChatEvent, compiled: CompiledRules): Finding[] {
         start: mt.toOriginal(span.start),
         end: mt.toOriginal(span.end),
         redacted: redact(span.value),
+        excerpt: '',
+        ...(options.fingerprint ? { fingerprint: options.fingerprint(span.value) } : {}),
       });
     }
   }
+  if (findings.length === 0 && fallbacks.length === 0) return findings;
+  // Every match is masked in every excerpt, the suppressed fallbacks too.
+  const masked = [...findings, ...fallbacks];
   // A broad detector only speaks where no specific one did.
   for (const f of fallbacks) {
     if (!findings.some((g) => g.start < f.end && f.start < g.end)) findings.push(f);
   }
+  for (const f of findings) f.excerpt = excerpt(event.text, f, masked);
   return findings;
 }

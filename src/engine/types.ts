@@ -41,4 +41,8 @@ export interface Finding {
   start: number;
   end: number;
   redacted: string;
+  /** The message around the match, every match in it redacted and other digit-bearing or long words masked. */
+  excerpt: string;
+  /** HMAC-SHA256 of the matched value under the configured key, when the caller supplied one. */
+  fingerprint?: string;
 }

@@ -4,6 +4,7 @@
  * it); one that is fine but not for us (a deletion, a bot's own post) is `ignored`.
  */
 import type { ChannelKind, ChatEvent } from '../engine/types';
+import { InvalidJsonError, parseJson } from './json';
 
 /** The payload is broken: retrying will not help. `reason` says what and where. */
 export class MalformedEventError extends Error {
@@ -21,7 +22,9 @@ const ignoredSubtypes = new Set(['message_deleted', 'bot_message', 'channel_join
 /** Ids become part of workflow ids and subjects: keep them to Slack's alphabet. */
 function id(value: unknown, field: string): string {
   if (typeof value !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(value)) {
-    throw new MalformedEventError(`${field} is ${value === undefined ? 'missing' : `not an id: ${JSON.stringify(value).slice(0, 40)}`}`);
+    // Not the value itself: a field that is not an id may hold anything, a secret included.
+    const what = typeof value === 'string' ? `a string of ${value.length} characters` : value === null ? 'null' : `a ${Array.isArray(value) ? 'list' : typeof value}`;
+    throw new MalformedEventError(`${field} is ${value === undefined ? 'missing' : `not an id (${what}; ids are 1-64 letters, digits, ".", "_" or "-")`}`);
   }
   return value;
 }
@@ -39,11 +42,18 @@ function channelKinds(envelope: Json | undefined, event: Json): ChannelKind[] {
 
 /** Normalizes the JSON of a message published on `subject` (chat.<source>.<team>.<event_type>). */
 export function normalize(subject: string, data: Uint8Array): Normalized {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(data);
+  } catch {
+    throw new MalformedEventError(`not UTF-8 (${data.length} bytes)`);
+  }
   let doc: unknown;
   try {
-    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data));
+    doc = parseJson(text);
   } catch (err) {
-    throw new MalformedEventError(`not JSON (${(err as Error).message})`);
+    if (err instanceof InvalidJsonError) throw new MalformedEventError(err.message);
+    throw err;
   }
   if (!isObject(doc)) throw new MalformedEventError('not a JSON object');
   const [, source, subjectTeam] = subject.split('.');

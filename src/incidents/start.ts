@@ -24,6 +24,7 @@ function kmsKey(text: string): { kmsKeyArn?: string } {
 
 /** The workflow input for a finding: coordinates, rule and redacted match, never the text. */
 export function incidentInput(event: ChatEvent, finding: Finding, now = new Date()): IncidentInput {
+  if (finding.fingerprint === undefined) throw new Error(`finding of rule ${finding.ruleId} has no fingerprint: evaluate() needs the fingerprint option`);
   return {
     incidentId: incidentId(event, finding.ruleId),
     source: event.source,
@@ -41,7 +42,7 @@ export function incidentInput(event: ChatEvent, finding: Finding, now = new Date
       approvalRequired: finding.approvalRequired,
     },
     ...(finding.actions.includes('revoke_kms') ? kmsKey(event.text) : {}),
-    match: { redacted: finding.redacted, start: finding.start, end: finding.end },
+    match: { redacted: finding.redacted, excerpt: finding.excerpt, fingerprint: finding.fingerprint, start: finding.start, end: finding.end },
     detectedAt: now.toISOString(),
   };
 }

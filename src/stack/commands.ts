@@ -3,7 +3,9 @@ import { sentinelHome } from '../paths';
 import { StackError } from './errors';
 import { portsFromEnv } from './ports';
 import { startStack, stopPid, type Endpoints } from './stack';
+import { devSecrets, secretsFile } from './secrets';
 import { clearState, isAlive, readState, stackEnv, writeState } from './state';
+import { relative } from 'node:path';
 
 const say = (line: string): void => {
   process.stdout.write(line + '\n');
@@ -17,6 +19,14 @@ function describe(e: Endpoints): void {
   if (e.slackApiUrl) say(`  Slack sim    ${e.slackApiUrl}`);
   say('\nTo point Sentinel at it:');
   for (const [k, v] of Object.entries(stackEnv(e))) say(`  export ${k}=${v}`);
+  say(`and load the dev keys (payload codec, fingerprints, codec-server token) without printing them:`);
+  say(`  set -a; . ${relative(process.cwd(), secretsFile(sentinelHome)) || secretsFile(sentinelHome)}; set +a`);
+  if (e.temporalUiUrl) say(`The Web UI decodes payloads through the codec server: run "npm run codec-server", then sign in at ${devCodecEndpoint()}/login`);
+}
+
+/** Where the dev codec server listens, as the Web UI is told at start. */
+function devCodecEndpoint(): string {
+  return `http://127.0.0.1:${process.env.SENTINEL_CODEC_SERVER_PORT || 8888}`;
 }
 
 export async function up(): Promise<void> {
@@ -30,7 +40,16 @@ export async function up(): Promise<void> {
     for (const s of current.services) await stopPid(s.pid);
     clearState(sentinelHome);
   }
-  const stack = await startStack({ home: sentinelHome, ports: portsFromEnv(), ui: true, slackSim: true, detached: true, progress: (l) => say(`… ${l}`) });
+  devSecrets(sentinelHome);
+  const stack = await startStack({
+    home: sentinelHome,
+    ports: portsFromEnv(),
+    ui: true,
+    uiCodecEndpoint: devCodecEndpoint(),
+    slackSim: true,
+    detached: true,
+    progress: (l) => say(`… ${l}`),
+  });
   writeState(sentinelHome, { startedAt: new Date().toISOString(), endpoints: stack.endpoints, services: stack.services });
   say('the dev stack is up:');
   describe(stack.endpoints);

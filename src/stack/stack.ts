@@ -37,6 +37,8 @@ export interface StackOptions {
   ports: StackPorts;
   /** Serve the Temporal Web UI (off in tests). */
   ui?: boolean;
+  /** The codec server the Web UI decodes payloads with (`npm run codec-server`); UI only. */
+  uiCodecEndpoint?: string;
   /** Keep running after this process exits (`stack up`). */
   detached?: boolean;
   /** Run the Slack simulator as part of the stack (tests run their own in-process). */
@@ -216,6 +218,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       '--db-filename', join(dataDir, 'temporal.sqlite'),
       '--log-level', 'warn',
       ...(ui ? ['--ui-port', String(ports.temporalUi), '--ui-disable-news-fetch'] : ['--headless']),
+      ...(ui && options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
       ...saFlags,
     ]);
     const nats = launch('nats', ports.nats, tools.natsServer, ['-a', host, '-p', String(ports.nats), '-js', '-sd', join(dataDir, 'nats')]);

@@ -2,6 +2,8 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../config';
+import type { EncryptionCodec } from '../crypto/codec';
+import { dataConverterFor } from './data-converter';
 
 /** A server Sentinel needs could not be reached. */
 export class UnreachableError extends Error {
@@ -16,11 +18,12 @@ function unreachable(address: string, err: unknown): UnreachableError {
   );
 }
 
-export async function connectClient(cfg: Config['temporal']): Promise<Client> {
+/** A client whose payloads go through `codec` (see codecFrom). */
+export async function connectClient(cfg: Config['temporal'], codec: EncryptionCodec): Promise<Client> {
   const connection = await Connection.connect({ address: cfg.address, connectTimeout: 5000 }).catch((err: unknown) => {
     throw unreachable(cfg.address, err);
   });
-  return new Client({ connection, namespace: cfg.namespace });
+  return new Client({ connection, namespace: cfg.namespace, dataConverter: dataConverterFor(codec) });
 }
 
 /** The connection a worker polls through. */

@@ -4,16 +4,18 @@ import { createLogger } from '../log';
 import { runMain } from '../main';
 import { connectNats } from '../nats/connect';
 import { connectClient, connectWorker } from '../temporal/client';
+import { codecFrom } from '../temporal/data-converter';
 import { createRemediationWorkers } from './worker';
 
 await runMain('worker', async () => {
   const config = loadConfig();
   const log = createLogger({ level: config.logLevel, fields: { component: 'worker' } });
+  const codec = codecFrom(config);
   const connection = await connectWorker(config.temporal);
-  const client = await connectClient(config.temporal);
+  const client = await connectClient(config.temporal, codec);
   const nc = await connectNats(config.nats, 'sentinel-worker');
-  const workers = await createRemediationWorkers({ connection, config, nc, client });
-  log.info('worker running', { taskQueue: config.temporal.taskQueue, temporal: config.temporal.address });
+  const workers = await createRemediationWorkers({ connection, config, nc, client, codec });
+  log.info('worker running', { taskQueue: config.temporal.taskQueue, temporal: config.temporal.address, codecKey: codec.activeKeyId });
   // The SDK's runtime shuts the workers down on SIGINT/SIGTERM; run() resolves once they have drained.
   await Promise.all(workers.map((w) => w.run()));
   await nc.drain();

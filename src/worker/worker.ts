@@ -13,6 +13,8 @@ import { createActivities, createKmsActivities, createSlackQueueActivities } fro
 import { jetStreamAudit } from '../../activities/audit';
 import { activityWebClient } from '../../activities/slack-client';
 import { required, type Config } from '../config';
+import type { EncryptionCodec } from '../crypto/codec';
+import { dataConverterFor } from '../temporal/data-converter';
 import { ensureAuditStream } from '../nats/streams';
 
 /** The workflow code the worker bundles (tests bundle it once per suite with bundleWorkflowCode). */
@@ -37,6 +39,8 @@ export interface RemediationWorkerOptions {
   nc: NatsConnection;
   /** For reports to offender workflows. */
   client: Client;
+  /** Seals every payload the workers write (codecFrom). */
+  codec: EncryptionCodec;
   /** A prebuilt bundle; without it the worker bundles workflowsPath itself. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
@@ -47,8 +51,10 @@ export async function createRemediationWorkers(o: RemediationWorkerOptions): Pro
   await ensureAuditStream(await o.nc.jetstreamManager());
   const audit = jetStreamAudit(o.nc.jetstream());
   const slackQueue = slackTaskQueue(config.temporal.taskQueue);
+  const dataConverter = dataConverterFor(o.codec);
   const main = await Worker.create({
     connection: o.connection,
+    dataConverter,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     activities: createActivities({
@@ -60,6 +66,7 @@ export async function createRemediationWorkers(o: RemediationWorkerOptions): Pro
   });
   const slack = await Worker.create({
     connection: o.connection,
+    dataConverter,
     namespace: config.temporal.namespace,
     taskQueue: slackQueue,
     activities: createSlackQueueActivities(slackClientsFrom(config.slack), audit),
@@ -69,7 +76,7 @@ export async function createRemediationWorkers(o: RemediationWorkerOptions): Pro
 }
 
 /** The KMS worker: the only process that needs KMS credentials. */
-export async function createKmsWorker(connection: NativeConnection, config: Config): Promise<Worker> {
+export async function createKmsWorker(connection: NativeConnection, config: Config, codec: EncryptionCodec): Promise<Worker> {
   const clients = new Map<string, KMSClient>();
   // Temporal retries: the SDK's own retries off, as for Slack.
   const clientFor = (region: string) => {
@@ -79,6 +86,7 @@ export async function createKmsWorker(connection: NativeConnection, config: Conf
   };
   return Worker.create({
     connection,
+    dataConverter: dataConverterFor(codec),
     namespace: config.temporal.namespace,
     taskQueue: config.kms.taskQueue,
     activities: createKmsActivities(clientFor),

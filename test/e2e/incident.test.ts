@@ -16,6 +16,7 @@ import type { OffenderState } from '../../workflows/offender';
 import type { IncidentState } from '../../workflows/types';
 import { eventually, incidentResult, startHarness, type Harness } from '../support/harness';
 import { recordHistory } from '../support/histories';
+import { testSecrets } from '../support/secrets';
 
 const TEAM = 'T0SENTNL1';
 const ARN = 'arn:aws:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
@@ -220,7 +221,7 @@ describe('incident workflows', () => {
     const cli = async (...args: string[]) => {
       try {
         const r = await promisify(execFile)(process.execPath, [join(projectRoot, 'bin', 'sentinel.js'), 'incidents', ...args], {
-          env: { ...process.env, TEMPORAL_ADDRESS: stack.temporalAddress, NATS_URL: stack.natsUrl, SENTINEL_OPERATOR: 'U0ADMIN01' },
+          env: { ...process.env, TEMPORAL_ADDRESS: stack.temporalAddress, NATS_URL: stack.natsUrl, SENTINEL_OPERATOR: 'U0ADMIN01', ...testSecrets() },
         });
         return { code: 0, ...r };
       } catch (e) {

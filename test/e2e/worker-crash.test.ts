@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { incidentInput } from '../../src/incidents/start';
 import { projectRoot } from '../../src/paths';
@@ -14,6 +14,7 @@ import { SIM_ADMIN_TOKEN, SIM_BOT_TOKEN } from '../../src/slack-sim/workspace';
 import type { incidentWorkflow } from '../../workflows';
 import type { IncidentState } from '../../workflows/types';
 import { eventually } from '../support/harness';
+import { testClient, testSecrets } from '../support/secrets';
 
 describe('worker crash', () => {
   let sim: SlackSimulator;
@@ -23,7 +24,7 @@ describe('worker crash', () => {
 
   beforeAll(async () => {
     sim = await new SlackSimulator().start();
-    client = new Client({ connection: await Connection.connect({ address: inject('stack').temporalAddress }) });
+    client = await testClient();
   });
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
@@ -47,6 +48,7 @@ describe('worker crash', () => {
         SENTINEL_SECURITY_CHANNEL: 'C0SECURIT',
         SLACK_MAX_CALLS_PER_SECOND: '100',
         LOG_LEVEL: 'error',
+        ...testSecrets(),
       },
     });
     children.push(child);
@@ -67,6 +69,8 @@ describe('worker crash', () => {
       start: 7,
       end: 15,
       redacted: 'l*******',
+      excerpt: 'leaked l*******',
+      fingerprint: 'hmac-sha256:00000000000000000000000000000000',
     });
     // The DM is slow to post: the worker will be killed while it waits.
     sim.injectFault({ method: 'chat.postMessage', kind: 'slow', delayMs: 3000 });

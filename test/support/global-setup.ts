@@ -4,10 +4,13 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { sentinelHome } from '../../src/paths';
 import { freePorts, startStack, type Endpoints, type RunningStack } from '../../src/stack/stack';
+import { newSecrets } from '../../src/stack/secrets';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     stack: Endpoints;
+    /** Keys for this run (SENTINEL_CODEC_KEYS, SENTINEL_FINGERPRINT_KEY), as environment variables. */
+    secrets: Record<string, string>;
   }
 }
 
@@ -22,6 +25,7 @@ export async function setup(project: TestProject): Promise<void> {
     progress: (line) => process.stderr.write(`[test stack] ${line}\n`),
   });
   project.provide('stack', stack.endpoints);
+  project.provide('secrets', newSecrets());
 }
 
 export async function teardown(): Promise<void> {

@@ -16,6 +16,7 @@ import { CHAT_STREAM, DEADLETTER_STREAM } from '../../src/nats/streams';
 import { SlackSimulator } from '../../src/slack-sim/server';
 import { SIM_ADMIN_TOKEN, SIM_BOT_TOKEN } from '../../src/slack-sim/workspace';
 import { workflowsPath } from '../../src/worker/worker';
+import { failureConverterPath } from '../../src/temporal/data-converter';
 import { startPipeline } from '../../src/pipeline';
 import { projectRoot } from '../../src/paths';
 import { join } from 'node:path';
@@ -25,7 +26,7 @@ let runtimeInstalled = false;
 
 /** The workflow bundle, built once per test file. */
 export function workflowBundle(): Promise<WorkflowBundle> {
-  bundle ??= bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } });
+  bundle ??= bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } });
   return bundle;
 }
 
@@ -78,6 +79,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     SENTINEL_SECURITY_CHANNEL: 'C0SECURIT',
     SLACK_MAX_CALLS_PER_SECOND: '100',
     AWS_ENDPOINT_URL_KMS: stack.kmsEndpoint,
+    ...inject('secrets'),
     ...env,
   });
   // moto accepts any credentials; the SDK's default chain reads these.

@@ -1,0 +1,13 @@
+/**
+ * Fingerprints of matched secrets: HMAC-SHA256 under a configured key, so that the same secret seen
+ * twice is recognisable across incidents while nothing stored can be reversed or brute-forced
+ * without the key.
+ */
+import { createHmac } from 'node:crypto';
+
+/** Turns a matched value into its fingerprint, `hmac-sha256:` and 32 hex digits (128 bits). */
+export type Fingerprinter = (value: string) => string;
+
+export function fingerprinter(key: Buffer): Fingerprinter {
+  return (value) => `hmac-sha256:${createHmac('sha256', key).update(value, 'utf8').digest('hex').slice(0, 32)}`;
+}
