@@ -11,6 +11,8 @@ declare module 'vitest' {
     stack: Endpoints;
     /** Keys for this run (SENTINEL_CODEC_KEYS, SENTINEL_FINGERPRINT_KEY), as environment variables. */
     secrets: Record<string, string>;
+    /** The stack's folder; its servers' logs are in logs/. */
+    stackDir: string;
   }
 }
 
@@ -26,6 +28,7 @@ export async function setup(project: TestProject): Promise<void> {
   });
   project.provide('stack', stack.endpoints);
   project.provide('secrets', newSecrets());
+  project.provide('stackDir', dir);
 }
 
 export async function teardown(): Promise<void> {

@@ -1,0 +1,414 @@
+/**
+ * Secrets never at rest: one secret per detector family is leaked in chat and runs through the
+ * whole product, each part its own process (bridge, detector, remediation worker, KMS worker,
+ * codec server), at debug log level. Then everything Sentinel stored or printed is exported the way
+ * an operator or an attacker would: every workflow history and description through the Temporal
+ * CLI, the AUDIT stream, the logs of every process (the stack's servers included). No secret may
+ * appear there, neither as text nor as base64. The histories, opened with the codec server, still
+ * show what an operator needs: the redacted match, the excerpt and the fingerprint.
+ */
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { connect, headers, type NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { signature } from '../../src/bridge/verify';
+import { loadConfig } from '../../src/config';
+import { fingerprinter } from '../../src/crypto/fingerprint';
+import { generateKey } from '../../src/crypto/keys';
+import { AUDIT_STREAM, CHAT_STREAM, DEADLETTER_STREAM, chatSubject } from '../../src/nats/streams';
+import { projectRoot, sentinelHome } from '../../src/paths';
+import { SlackSimulator } from '../../src/slack-sim/server';
+import { SIM_ADMIN_TOKEN, SIM_BOT_TOKEN } from '../../src/slack-sim/workspace';
+import { freePort } from '../../src/stack/stack';
+import type { IncidentState } from '../../workflows/types';
+import { rng, secretValues } from '../corpus/generators';
+import { eventually } from '../support/harness';
+import { startProcess, type SentinelProcess } from '../support/processes';
+import { testClient, testCodec, testSecrets } from '../support/secrets';
+
+const run = promisify(execFile);
+const TEAM = 'T0SENTNL1';
+const USERS = ['U0ALICE01', 'U0BOB0001', 'U0CAROL01'];
+const CHANNELS = ['C0GENERAL', 'C0ENGINEE'];
+const SIGNING_SECRET = 'leak-test-signing-secret';
+
+/** One secret per detector family (the id's first word: aws, github, stripe, …). */
+function plantedSecrets(): { family: string; detector: string; secret: string }[] {
+  const seen = new Set<string>();
+  const out: { family: string; detector: string; secret: string }[] = [];
+  const r = rng(20261121);
+  for (const [detector, make] of Object.entries(secretValues)) {
+    const family = detector.split('-')[0]!;
+    if (seen.has(family)) continue;
+    seen.add(family);
+    out.push({ family, detector, secret: make(r) });
+  }
+  return out;
+}
+
+/** How each family is said in chat: some detectors need their label next to the value. */
+function sentence(detector: string, secret: string): string {
+  const labelled: Record<string, string> = {
+    'aws-secret-access-key': `aws_secret_access_key = ${secret}`,
+    'gcp-service-account-key': `{"type": "service_account", "project_id": "acme-prod", "private_key_id": "${secret}", "client_email": "ci@acme-prod.iam.gserviceaccount.com"}`,
+    'twilio-auth-token': `TWILIO_AUTH_TOKEN=${secret}`,
+    'heroku-api-key': `HEROKU_API_KEY=${secret}`,
+    'datadog-api-key': `DD_API_KEY=${secret}`,
+    'discord-bot-token': `DISCORD_TOKEN=${secret} for the discord bot`,
+    'azure-storage-account-key': `DefaultEndpointsProtocol=https;AccountName=acmeprod;AccountKey=${secret};EndpointSuffix=core.windows.net`,
+    'password-assignment': `the staging db password is ${secret}`,
+    'connection-string-password': `DATABASE_URL=postgres://app_svc:${secret}@db.internal.acme.io:5432/orders`,
+    'generic-api-secret': `api_key: ${secret}`,
+    'us-ssn': `SSN: ${secret}`,
+    'credit-card': `charge it to ${secret} please`,
+    iban: `wire it to ${secret} by Friday`,
+  };
+  return labelled[detector] ?? `here you go: ${secret} (rotate it later)`;
+}
+
+/** Slack escapes &, < and > in message text: a secret may be stored in that form too. */
+const slackEscaped = (s: string) => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+
+/** The base64 of `value` wherever it starts in a longer byte string: the stable middle of each of the 3 alignments. */
+function base64Forms(value: string): string[] {
+  const bytes = Buffer.from(value, 'utf8');
+  const forms: string[] = [];
+  for (let k = 0; k < 3; k++) {
+    const enc = Buffer.concat([Buffer.alloc(k), bytes]).toString('base64');
+    const stableEnd = Math.floor((k + bytes.length) / 3) * 4;
+    const form = enc.slice(k === 0 ? 0 : k === 1 ? 2 : 3, stableEnd);
+    if (form.length >= 8) forms.push(form, form.replaceAll('+', '-').replaceAll('/', '_'));
+  }
+  return forms;
+}
+
+/** Every form in which `secret` (or a telling piece of it) could sit in an export. */
+function needles(secret: string): string[] {
+  const pieces = [secret, slackEscaped(secret)];
+  // A piece from the middle, in case only part of a long secret was copied somewhere.
+  if (secret.length >= 32) pieces.push(secret.slice(Math.floor(secret.length / 2) - 8, Math.floor(secret.length / 2) + 8));
+  const forms = pieces.flatMap((p) => [p, JSON.stringify(p).slice(1, -1), ...base64Forms(p)]);
+  return [...new Set(forms)];
+}
+
+/** Strings in a JSON document that look like base64, decoded: payload data, headers, anything encoded. */
+function decodedStrings(value: unknown, out: string[] = []): string[] {
+  if (typeof value === 'string') {
+    if (value.length >= 16 && /^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) out.push(Buffer.from(value, 'base64').toString('latin1'));
+  } else if (Array.isArray(value)) {
+    for (const v of value) decodedStrings(v, out);
+  } else if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) decodedStrings(v, out);
+  }
+  return out;
+}
+
+interface Export {
+  name: string;
+  text: string;
+}
+
+/** Where each secret was found: `family in export`, empty when clean. */
+function hits(exports: Export[], secrets: { family: string; secret: string }[]): string[] {
+  const found: string[] = [];
+  for (const e of exports) {
+    let decoded: string[] = [];
+    try {
+      decoded = decodedStrings(JSON.parse(e.text));
+    } catch {
+      // Not one JSON document (logs are JSON lines): decode per line.
+      decoded = e.text.split('\n').flatMap((l) => {
+        try {
+          return decodedStrings(JSON.parse(l));
+        } catch {
+          return [];
+        }
+      });
+    }
+    const haystacks = [e.text, ...decoded];
+    for (const { family, secret } of secrets) {
+      for (const n of needles(secret)) {
+        if (haystacks.some((h) => h.includes(n))) {
+          found.push(`${family} (${JSON.stringify(n.slice(0, 6))}…) in ${e.name}`);
+          break;
+        }
+      }
+    }
+  }
+  return found;
+}
+
+interface JsonPayload {
+  metadata: Record<string, string>;
+  data?: string;
+  /** Where it sits in the history, e.g. events.3.markerRecordedEventAttributes.details.data.payloads.0 */
+  path?: string;
+}
+
+/** Every payload object ({metadata, data}) in a history export. */
+function payloadsIn(value: unknown, path = '', out: JsonPayload[] = []): JsonPayload[] {
+  if (Array.isArray(value)) value.forEach((v, i) => payloadsIn(v, `${path}.${i}`, out));
+  else if (value && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    if (o.metadata && typeof o.metadata === 'object' && 'encoding' in (o.metadata as object)) out.push({ metadata: o.metadata as Record<string, string>, ...(typeof o.data === 'string' ? { data: o.data } : {}), path });
+    else for (const [k, v] of Object.entries(o)) payloadsIn(v, `${path}.${k}`, out);
+  }
+  return out;
+}
+
+const sealedOnly = (ps: JsonPayload[]) => ps.filter((p) => meta(p, 'encoding') === 'binary/encrypted').map(({ metadata, data }) => ({ metadata, data }));
+
+/**
+ * Payloads the server must read, hence never encoded: search attributes (indexed for queries), and
+ * the SDK's own local-activity marker data (sequence number, attempt, activity type and times; the
+ * activity's result sits next to it, sealed). Neither can hold a secret by construction.
+ */
+function mustBePlain(p: JsonPayload): boolean {
+  return (meta(p, 'type') !== undefined && meta(p, 'encoding') === 'json/plain') || /markerRecordedEventAttributes\.details\.data\./.test(p.path ?? '');
+}
+
+const meta = (p: { metadata: Record<string, string> }, k: string): string | undefined => (p.metadata[k] ? Buffer.from(p.metadata[k], 'base64').toString() : undefined);
+
+describe('secrets never at rest', () => {
+  const stack = inject('stack');
+  const temporalCli = join(sentinelHome, 'venv', 'bin', 'temporal');
+  const planted = plantedSecrets();
+  const taskQueue = `leak-${randomUUID()}`;
+  let sim: SlackSimulator;
+  let nc: NatsConnection;
+  let client: Client;
+  let env: Record<string, string>;
+  let bridgeUrl: string;
+  let codecUrl: string;
+  const processes: SentinelProcess[] = [];
+  const byName = (name: string) => processes.filter((p) => p.name === name).at(-1)!;
+  const posted: { family: string; channel: string; ts: string }[] = [];
+
+  const temporal = async (args: string[]) => (await run(temporalCli, [...args, '--address', stack.temporalAddress, '--output', 'json'], { maxBuffer: 64 << 20 })).stdout;
+  const incidents = async () => {
+    const list: { id: string; status: string }[] = [];
+    for await (const w of client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND WorkflowType = 'incidentWorkflow'` })) list.push({ id: w.workflowId, status: w.status.name });
+    return list;
+  };
+  const start = async (name: string, entry: string, ready: string, extra: Record<string, string> = {}) => {
+    const p = startProcess(name, entry, { ...env, ...extra });
+    processes.push(p);
+    await p.waitFor(ready, 120_000);
+    return p;
+  };
+
+  beforeAll(async () => {
+    sim = await new SlackSimulator().start();
+    nc = await connect({ servers: stack.natsUrl });
+    const jsm = await nc.jetstreamManager();
+    for (const s of [CHAT_STREAM, DEADLETTER_STREAM]) await jsm.streams.delete(s).catch(() => false);
+    client = await testClient();
+    const bridgePort = await freePort();
+    const codecPort = await freePort();
+    bridgeUrl = `http://127.0.0.1:${bridgePort}/slack/events`;
+    codecUrl = `http://127.0.0.1:${codecPort}`;
+    env = {
+      LOG_LEVEL: 'debug',
+      TEMPORAL_ADDRESS: stack.temporalAddress,
+      NATS_URL: stack.natsUrl,
+      SLACK_API_URL: sim.apiUrl,
+      SLACK_ADMIN_TOKEN: SIM_ADMIN_TOKEN,
+      SLACK_BOT_TOKEN: SIM_BOT_TOKEN,
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      BRIDGE_PORT: String(bridgePort),
+      SENTINEL_TASK_QUEUE: taskQueue,
+      SENTINEL_KMS_TASK_QUEUE: `${taskQueue}-kms`,
+      SENTINEL_SECURITY_CHANNEL: 'C0SECURIT',
+      SLACK_MAX_CALLS_PER_SECOND: '100',
+      AWS_ENDPOINT_URL_KMS: stack.kmsEndpoint,
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+      SENTINEL_CODEC_SERVER_PORT: String(codecPort),
+      ...testSecrets(),
+    };
+    // One after another: tsx and the workflow bundle each take a core for a few seconds.
+    await start('worker', 'src/worker/main.ts', 'worker running');
+    await start('kms-worker', 'src/worker/kms-main.ts', 'KMS worker running');
+    await start('detector', 'src/detector/main.ts', 'detector consuming');
+    await start('bridge', 'src/bridge/main.ts', 'Events API endpoint listening');
+    await start('codec-server', 'src/codec-server/main.ts', 'codec server listening');
+    sim.subscribe({ url: bridgeUrl, signingSecret: SIGNING_SECRET });
+  }, 300_000);
+
+  afterAll(async () => {
+    sim?.subscribe(undefined);
+    await Promise.all(processes.map((p) => p.stop()));
+    await client?.connection.close();
+    await nc?.drain();
+    await sim?.stop();
+  });
+
+  it('runs every planted leak to a resolved incident', async () => {
+    expect(planted.length).toBeGreaterThanOrEqual(30);
+    planted.forEach(({ family, detector, secret }, i) => {
+      const channel = CHANNELS[i % CHANNELS.length]!;
+      const { message } = sim.postAsUser(USERS[i % USERS.length]!, channel, sentence(detector, secret));
+      posted.push({ family, channel, ts: message.ts });
+    });
+    // Bad input carrying secrets too: a signed request that is not JSON, and an event whose user is not an id.
+    const badJson = `{"type":"event_callback","event":{"text":"${planted[0]!.secret}"`;
+    const ts = String(Math.floor(Date.now() / 1000));
+    const res = await fetch(bridgeUrl, { method: 'POST', body: badJson, headers: { 'x-slack-request-timestamp': ts, 'x-slack-signature': signature(SIGNING_SECRET, ts, badJson) } });
+    expect(res.status).toBe(400);
+    expect(await res.text()).not.toContain(planted[0]!.secret);
+    const h = headers();
+    await nc.jetstream().publish(chatSubject('slack', TEAM, 'message'), new TextEncoder().encode(JSON.stringify({ type: 'message', team: TEAM, channel: 'C0GENERAL', ts: '1.000001', user: `U1 ${planted[1]!.secret}`, text: planted[1]!.secret })), { headers: h });
+
+    await eventually('every leaked message to be deleted', () => posted.every((p) => sim.workspace.find(p.channel, p.ts) === undefined), 180_000);
+    const done = await eventually(
+      'every incident to close',
+      async () => {
+        const list = await incidents();
+        return list.length >= planted.length && list.every((w) => w.status === 'COMPLETED') ? list : undefined;
+      },
+      120_000,
+    );
+    // Each message opened at least one incident (a few match two rules).
+    for (const p of posted) expect(done.some((w) => w.id.startsWith(`incident/slack/${TEAM}/${p.channel}/${p.ts}/`)), p.family).toBe(true);
+    await byName('detector').waitFor('malformed event dead-lettered', 30_000);
+  }, 300_000);
+
+  it('leaves no secret, as text or base64, in histories, descriptions, search attributes, the AUDIT stream or any log', async () => {
+    const workflows: string[] = [];
+    for await (const w of client.workflow.list({ query: `TaskQueue = '${taskQueue}'` })) workflows.push(w.workflowId);
+    expect(workflows.length).toBeGreaterThan(planted.length); // incidents and offender workflows
+    const exports: Export[] = [];
+    for (const id of workflows) {
+      exports.push({ name: `history of ${id}`, text: await temporal(['workflow', 'show', '--workflow-id', id]) });
+      exports.push({ name: `description of ${id}`, text: await temporal(['workflow', 'describe', '--workflow-id', id]) });
+    }
+    exports.push({ name: 'workflow list', text: await temporal(['workflow', 'list', '--query', `TaskQueue = '${taskQueue}'`]) });
+
+    const jsm = await nc.jetstreamManager();
+    const audit = await jsm.streams.info(AUDIT_STREAM);
+    const records: string[] = [];
+    for (let seq = audit.state.first_seq; seq <= audit.state.last_seq; seq++) {
+      const m = await jsm.streams.getMessage(AUDIT_STREAM, { seq }).catch(() => undefined);
+      if (m) records.push(m.string());
+    }
+    expect(records.filter((r) => workflows.some((id) => r.includes(id))).length).toBeGreaterThan(planted.length);
+    exports.push({ name: 'AUDIT stream', text: records.join('\n') });
+
+    for (const p of processes) exports.push({ name: `${p.name} log`, text: p.output() });
+    const logDir = join(inject('stackDir'), 'logs');
+    for (const f of readdirSync(logDir)) exports.push({ name: `stack ${f}`, text: readFileSync(join(logDir, f), 'utf8') });
+
+    // The exports are real: they hold the incidents, and the logs say what happened.
+    const all = exports.map((e) => e.text).join('\n');
+    expect(all).toContain('incidentWorkflow');
+    expect(byName('detector').output()).toContain('incident started');
+    expect(byName('worker').output().length).toBeGreaterThan(0);
+    expect(hits(exports, planted)).toEqual([]);
+    // The search does find secrets where they are: CHAT, the ingest buffer, holds the raw events as Slack sent them.
+    const chat = await jsm.streams.info(CHAT_STREAM);
+    const raw: string[] = [];
+    for (let seq = chat.state.first_seq; seq <= Math.min(chat.state.last_seq, chat.state.first_seq + 5); seq++) raw.push((await jsm.streams.getMessage(CHAT_STREAM, { seq })).string());
+    expect(hits([{ name: 'CHAT stream', text: raw.join('\n') }], planted).length).toBeGreaterThanOrEqual(5);
+  }, 300_000);
+
+  it('keeps the payloads themselves free of secrets once decoded, and shows the redacted match, excerpt and fingerprint to a token holder', async () => {
+    const token = testSecrets().SENTINEL_CODEC_SERVER_TOKEN!;
+    const fingerprint = fingerprinter(loadConfig(testSecrets()).fingerprintKey!);
+    const decode = (payloads: unknown[], auth?: string) =>
+      fetch(`${codecUrl}/decode`, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${auth}` } : {}) }, body: JSON.stringify({ payloads }) });
+
+    const list = await incidents();
+    const decodedTexts: Export[] = [];
+    let sealed = 0;
+    let checkedStates = 0;
+    const mismatched: string[] = [];
+    for (const { id } of list) {
+      const history = JSON.parse(await temporal(['workflow', 'show', '--workflow-id', id])) as { events: Record<string, unknown>[] };
+      const payloads = payloadsIn(history.events);
+      const enc = sealedOnly(payloads);
+      sealed += enc.length;
+      expect(payloads.filter((p) => meta(p, 'encoding') !== 'binary/encrypted' && !mustBePlain(p)).map((p) => p.path)).toEqual([]);
+      const res = await decode(enc, token);
+      expect(res.status).toBe(200);
+      const { payloads: opened } = (await res.json()) as { payloads: { metadata: Record<string, string>; data: string }[] };
+      decodedTexts.push({ name: `decoded history of ${id}`, text: opened.map((p) => Buffer.from(p.data, 'base64').toString('utf8')).join('\n') });
+
+      // The incident's result is its final state.
+      const completed = history.events.find((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED') as
+        | { workflowExecutionCompletedEventAttributes: { result: { payloads: unknown[] } } }
+        | undefined;
+      const result = await decode(completed!.workflowExecutionCompletedEventAttributes.result.payloads, token);
+      const [state] = ((await result.json()) as { payloads: { metadata: Record<string, string>; data: string }[] }).payloads.map(
+        (p) => defaultPayloadConverter.fromPayload({ metadata: Object.fromEntries(Object.entries(p.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])), data: Buffer.from(p.data, 'base64') }) as IncidentState,
+      );
+      expect(state!.status).toBe('resolved');
+      expect(state!.match.redacted).toMatch(/\*/);
+      expect(state!.match.excerpt).toContain(state!.match.redacted);
+      const leak = planted.find((p) => posted.find((q) => id.includes(`/${q.channel}/${q.ts}/`))?.family === p.family)!;
+      if (state!.rule.id === leak.detector) {
+        // The same secret, fingerprinted again with the key, gives the stored fingerprint.
+        // The private-key rule fingerprints the key body between the PEM armour lines.
+        const value = leak.detector === 'private-key' ? leak.secret.slice(leak.secret.indexOf('\n') + 1, leak.secret.lastIndexOf('-----END')) : leak.secret;
+        if (state!.match.fingerprint !== fingerprint(value)) mismatched.push(`${leak.detector}: ${state!.match.redacted} ${leak.secret.length}`);
+        checkedStates += 1;
+      }
+    }
+    expect(sealed).toBeGreaterThan(list.length * 5);
+    expect(mismatched).toEqual([]);
+    expect(checkedStates).toBeGreaterThanOrEqual(planted.length - 3);
+    expect(hits(decodedTexts, planted)).toEqual([]);
+
+    // Without the token, or with a wrong one, nothing is decoded.
+    const [anyId] = list;
+    const sample = sealedOnly(payloadsIn(JSON.parse(await temporal(['workflow', 'show', '--workflow-id', anyId!.id]))));
+    expect((await decode(sample)).status).toBe(401);
+    expect((await decode(sample, 'x'.repeat(32))).status).toBe(401);
+  }, 300_000);
+
+  it('still reads histories sealed under the old key after a new key becomes active', async () => {
+    const before = await incidents();
+    const old = before[0]!.id;
+    const oldKeys = testSecrets().SENTINEL_CODEC_KEYS!;
+    const oldKeyId = oldKeys.split(':')[0]!;
+    const rotated = { SENTINEL_CODEC_KEYS: `rotated-b:${generateKey()},${oldKeys}` };
+    // Every process that writes payloads moves to the new key; the old one stays listed for reading.
+    for (const name of ['worker', 'detector', 'codec-server']) await byName(name).stop();
+    await start('worker', 'src/worker/main.ts', 'worker running', rotated);
+    await start('detector', 'src/detector/main.ts', 'detector consuming', rotated);
+    await start('codec-server', 'src/codec-server/main.ts', 'codec server listening', rotated);
+    expect(byName('worker').output()).toContain('"codecKey":"rotated-b"');
+
+    // A new incident is sealed under the new key.
+    const pat = secretValues['github-pat']!(rng(99));
+    const { message } = sim.postAsUser('U0BOB0001', 'C0ENGINEE', `new one: ${pat}`);
+    const id = `incident/slack/${TEAM}/C0ENGINEE/${message.ts}/github-pat`;
+    await eventually('the new incident to close', async () => (await incidents()).find((w) => w.id === id && w.status === 'COMPLETED'), 60_000);
+    const keyIds = (wf: string) => temporal(['workflow', 'show', '--workflow-id', wf]).then((t) => new Set(payloadsIn(JSON.parse(t)).map((p) => meta(p, 'encryption-key-id')).filter(Boolean)));
+    expect(await keyIds(id)).toEqual(new Set(['rotated-b']));
+    expect(await keyIds(old)).toEqual(new Set([oldKeyId]));
+
+    // The old incident is still readable: a query replays its history on the rotated worker, the CLI decodes the answer.
+    const { stdout } = await run(process.execPath, [join(projectRoot, 'bin', 'sentinel.js'), 'incidents', 'show', old], { env: { ...process.env, ...env, ...rotated } });
+    const shown = JSON.parse(stdout) as { state: IncidentState };
+    expect(shown.state.status).toBe('resolved');
+    expect(shown.state.match.fingerprint).toMatch(/^hmac-sha256:[0-9a-f]{32}$/);
+    // And the codec server with the rotated keys decodes payloads of both keys.
+    const token = testSecrets().SENTINEL_CODEC_SERVER_TOKEN!;
+    for (const wf of [old, id]) {
+      const sealed = sealedOnly(payloadsIn(JSON.parse(await temporal(['workflow', 'show', '--workflow-id', wf]))));
+      const res = await fetch(`${codecUrl}/decode`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ payloads: sealed }) });
+      expect(res.status).toBe(200);
+    }
+    // A codec without the old key says which key it is missing.
+    const newOnly = testCodec({ SENTINEL_CODEC_KEYS: rotated.SENTINEL_CODEC_KEYS.split(',')[0]! });
+    const oldPayload = payloadsIn(JSON.parse(await temporal(['workflow', 'show', '--workflow-id', old]))).find((p) => meta(p, 'encoding') === 'binary/encrypted')!;
+    await expect(
+      newOnly.decode([{ metadata: Object.fromEntries(Object.entries(oldPayload.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])), data: Buffer.from(oldPayload.data!, 'base64') }]),
+    ).rejects.toThrow(`sealed with key "${oldKeyId}", which is not configured`);
+  }, 300_000);
+});
