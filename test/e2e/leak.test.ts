@@ -243,6 +243,12 @@ describe('secrets never at rest', () => {
   afterAll(async () => {
     sim?.subscribe(undefined);
     await Promise.all(processes.map((p) => p.stop()));
+    // Offender workflows are per user, not per task queue: leave none running for the suites after this one.
+    if (client) {
+      for await (const w of client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'` })) {
+        await client.workflow.getHandle(w.workflowId).terminate('leak test finished').catch(() => undefined);
+      }
+    }
     await client?.connection.close();
     await nc?.drain();
     await sim?.stop();

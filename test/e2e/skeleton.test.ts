@@ -77,7 +77,7 @@ describe('skeleton: chat event to deleted message', () => {
     await drained(ack.seq);
     const jsm = await h.nc.jetstreamManager();
     const dead = await jsm.streams.getMessage(DEADLETTER_STREAM, { last_by_subj: `deadletter.${subject}` });
-    expect(dead.header.get('Sentinel-Reason')).toMatch(/^not JSON/);
+    expect(dead.header.get('Sentinel-Reason')).toMatch(/^not valid JSON/);
     expect(dead.header.get('Sentinel-Stream-Seq')).toBe(String(ack.seq));
     expect(new TextDecoder().decode(dead.data)).toBe('{"type":"event_callback","event":');
   });

@@ -5,6 +5,7 @@ import type { TestProject } from 'vitest/node';
 import { sentinelHome } from '../../src/paths';
 import { freePorts, startStack, type Endpoints, type RunningStack } from '../../src/stack/stack';
 import { newSecrets } from '../../src/stack/secrets';
+import { FIXTURE_CODEC_KEY } from './fixture-key';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -27,7 +28,10 @@ export async function setup(project: TestProject): Promise<void> {
     progress: (line) => process.stderr.write(`[test stack] ${line}\n`),
   });
   project.provide('stack', stack.endpoints);
-  project.provide('secrets', newSecrets());
+  // Histories are recorded under the published fixture key, so that replay can open them in any run.
+  const secrets = newSecrets();
+  secrets.SENTINEL_CODEC_KEYS = process.env.RECORD_HISTORIES ? `${FIXTURE_CODEC_KEY},${secrets.SENTINEL_CODEC_KEYS}` : `${secrets.SENTINEL_CODEC_KEYS},${FIXTURE_CODEC_KEY}`;
+  project.provide('secrets', secrets);
   project.provide('stackDir', dir);
 }
 
