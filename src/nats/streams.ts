@@ -2,7 +2,7 @@
  * The JetStream layout of ARCHITECTURE.md, created or brought up to date idempotently by whichever
  * component starts first.
  */
-import { AckPolicy, DeliverPolicy, nanos, type JetStreamManager, type StreamConfig } from 'nats';
+import { AckPolicy, DeliverPolicy, nanos, RetentionPolicy, type JetStreamManager, type StreamConfig } from 'nats';
 
 export const CHAT_STREAM = 'CHAT';
 export const DEADLETTER_STREAM = 'DEADLETTER';
@@ -14,6 +14,9 @@ export const AUDIT_STREAM = 'AUDIT';
  * every retry of one event_id from becoming a second stream message.
  */
 export const CHAT_DUPLICATE_WINDOW_MS = 10 * 60_000;
+
+/** How long a malformed event stays set aside for an operator to look at: 30 days. */
+export const DEADLETTER_MAX_AGE_MS = 30 * 24 * 3600_000;
 
 /** The subject of a chat event: chat.<source>.<team>.<event_type>. */
 export function chatSubject(source: string, team: string, eventType: string): string {
@@ -34,10 +37,25 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
   else await jsm.streams.add(config);
 }
 
-/** CHAT (with its dedup window), DEADLETTER, and the shared durable consumer of the detectors. */
+/**
+ * CHAT (with its dedup window), DEADLETTER, and the shared durable consumer of the detectors.
+ * CHAT holds raw chat, leaked secrets included, so it is a work queue: an event is gone once a
+ * detector has handled it, and kept for as long as none has. DEADLETTER keeps raw events too, for
+ * DEADLETTER_MAX_AGE_MS.
+ */
 export async function ensureChatStreams(jsm: JetStreamManager): Promise<void> {
-  await ensureStream(jsm, { name: CHAT_STREAM, subjects: ['chat.>'], duplicate_window: nanos(CHAT_DUPLICATE_WINDOW_MS) });
-  await ensureStream(jsm, { name: DEADLETTER_STREAM, subjects: ['deadletter.>'], duplicate_window: nanos(CHAT_DUPLICATE_WINDOW_MS) });
+  const existing = await jsm.streams.info(CHAT_STREAM).then(
+    (i) => i.config.retention,
+    () => undefined,
+  );
+  if (existing !== undefined && existing !== RetentionPolicy.Workqueue) {
+    throw new Error(
+      `stream ${CHAT_STREAM} keeps chat events after they are handled (retention "${existing}"), and with them every leaked secret. ` +
+        'JetStream cannot change a stream\'s retention: once the detectors have caught up, delete it ("nats stream rm CHAT") and start again; it is recreated as a work queue.',
+    );
+  }
+  await ensureStream(jsm, { name: CHAT_STREAM, subjects: ['chat.>'], retention: RetentionPolicy.Workqueue, duplicate_window: nanos(CHAT_DUPLICATE_WINDOW_MS) });
+  await ensureStream(jsm, { name: DEADLETTER_STREAM, subjects: ['deadletter.>'], duplicate_window: nanos(CHAT_DUPLICATE_WINDOW_MS), max_age: nanos(DEADLETTER_MAX_AGE_MS) });
   const consumer = {
     durable_name: DETECTOR_CONSUMER,
     ack_policy: AckPolicy.Explicit,
