@@ -7,6 +7,7 @@ import { parseJson } from '../events/json';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { loadConfig } from '../config';
+import { fingerprinter } from '../crypto/fingerprint';
 import { evaluate } from '../engine/engine';
 import { formatProblem, loadRules } from '../engine/load';
 import { MalformedEventError, normalizeSlack } from '../events/normalize';
@@ -23,7 +24,10 @@ export interface ScanOptions {
 export async function scan(o: ScanOptions): Promise<number> {
   const out = o.stdout ?? process.stdout;
   const err = o.stderr ?? process.stderr;
-  const rulesDir = o.rulesDir ?? loadConfig().rulesDir;
+  const config = loadConfig();
+  const rulesDir = o.rulesDir ?? config.rulesDir;
+  // With a fingerprint key, findings carry the same fingerprints incidents do, to match them up.
+  const options = config.fingerprintKey ? { fingerprint: fingerprinter(config.fingerprintKey) } : {};
   const rules = loadRules(rulesDir);
   if (rules.problems.length || rules.active.length === 0) {
     for (const p of rules.problems) err.write(`rules: ${formatProblem(p)}\n`);
@@ -69,7 +73,7 @@ export async function scan(o: ScanOptions): Promise<number> {
       events += 1;
       if (normalized.kind === 'ignored') continue;
       const ev = normalized.event;
-      for (const f of evaluate(ev, rules)) {
+      for (const f of evaluate(ev, rules, options)) {
         findings += 1;
         pending.push(
           JSON.stringify({
@@ -82,6 +86,8 @@ export async function scan(o: ScanOptions): Promise<number> {
             severity: f.severity,
             actions: f.actions,
             redacted: f.redacted,
+            excerpt: f.excerpt,
+            fingerprint: f.fingerprint,
             start: f.start,
             end: f.end,
           }) + '\n',

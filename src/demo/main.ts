@@ -15,7 +15,9 @@ import { SimControl } from '../slack-sim/control';
 import { StackError } from '../stack/errors';
 import { portsFromEnv } from '../stack/ports';
 import { startStack, type Endpoints, type RunningStack } from '../stack/stack';
-import { devSecrets } from '../stack/secrets';
+import { devSecrets, secretsFile } from '../stack/secrets';
+import { CodecServer } from '../codec-server/server';
+import { codecFrom } from '../temporal/data-converter';
 import { isAlive, readState, stackEnv } from '../stack/state';
 import { startPipeline } from '../pipeline';
 import type { IncidentState } from '../../workflows/types';
@@ -37,7 +39,15 @@ await runMain('demo', async () => {
   } else {
     out('starting the embedded dev stack (Temporal dev server, NATS JetStream, moto, Slack simulator)…');
     const t0 = Date.now();
-    stack = await startStack({ home: sentinelHome, dir: `${sentinelHome}/demo-stack`, ports: portsFromEnv(), ui: true, slackSim: true, progress: (l) => out(`  … ${l}`) });
+    stack = await startStack({
+      home: sentinelHome,
+      dir: `${sentinelHome}/demo-stack`,
+      ports: portsFromEnv(),
+      ui: true,
+      uiCodecEndpoint: `http://127.0.0.1:${process.env.SENTINEL_CODEC_SERVER_PORT || 8888}`,
+      slackSim: true,
+      progress: (l) => out(`  … ${l}`),
+    });
     endpoints = stack.endpoints;
     out(`stack ready in ${ms(Date.now() - t0)}`);
   }
@@ -73,10 +83,20 @@ await runMain('demo', async () => {
   const bridge = await new BridgeServer({ js: nc.jetstream(), signingSecret, log }).start();
   await sim.subscribe(bridge.eventsUrl, signingSecret);
 
+  // The Web UI shows payloads encrypted; this codec server decodes them for whoever signs in with the token.
+  const codecServer = config.codecServer.tokens.length
+    ? new CodecServer({ codec: codecFrom(config), tokens: config.codecServer.tokens, origins: config.codecServer.origins, maxBodyBytes: config.codecServer.maxBodyBytes, log })
+    : undefined;
+  const codecUrl = await codecServer?.start(config.codecServer.port, config.codecServer.host).catch((err: unknown) => {
+    out(`(codec server not started: ${(err as Error).message}; run "npm run codec-server" yourself to read payloads in the UI)`);
+    return undefined;
+  });
+
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
+    await codecServer?.stop();
     await sim.subscribe(undefined).catch(() => undefined);
     await bridge.stop();
     await pipeline.stop();
@@ -126,6 +146,7 @@ await runMain('demo', async () => {
     const latency = del && sent ? del.at - sent.at : undefined;
     if (latency !== undefined) latencies.push(latency);
     out(`  ✔ ${r.status.padEnd(15)} ${r.rule.id.padEnd(22)} ${r.steps.map((s) => `${s.step}:${s.outcome}`).join(' ')}${latency !== undefined ? `  (removed ${ms(latency)} after posting)` : ''}`);
+    out(`      stored as: ${r.match.redacted}  ${r.match.fingerprint ?? ''}`);
   }
   latencies.sort((a, b) => a - b);
   const median = latencies[Math.floor(latencies.length / 2)];
@@ -139,6 +160,10 @@ await runMain('demo', async () => {
   out(`  clean messages kept  ${posted.size - results.length}`);
   out(`\ninspect the incidents in the Temporal Web UI: ${endpoints.temporalUiUrl ?? '(UI off)'}/namespaces/default/workflows`);
   out(`  filter with: SentinelStatus = "resolved"   or   SentinelRule = "tutorial-confidential"`);
+  if (codecUrl) {
+    out(`  payloads there are encrypted; to read them, sign in at ${codecUrl}/login with SENTINEL_CODEC_SERVER_TOKEN`);
+    out(`  from ${secretsFile(sentinelHome)}, then tick "Include cross-origin credentials" in the UI's Codec Server settings`);
+  }
 
   if (stayUp) {
     out('\nthe stack, worker and detector keep running so you can look around; press Ctrl-C to stop');

@@ -369,8 +369,25 @@ describe('secrets never at rest', () => {
     expect(checkedStates).toBeGreaterThanOrEqual(planted.length - 3);
     expect(hits(decodedTexts, planted)).toEqual([]);
 
-    // Without the token, or with a wrong one, nothing is decoded.
+    // The Temporal CLI, pointed at the codec server with the token, shows the incident decoded.
     const [anyId] = list;
+    const viaCli = await temporal(['workflow', 'show', '--workflow-id', anyId!.id, '--codec-endpoint', codecUrl, '--codec-auth', `Bearer ${token}`]);
+    const cliPayloads = payloadsIn(JSON.parse(viaCli));
+    expect(sealedOnly(cliPayloads)).toEqual([]); // nothing left sealed
+    const cliText = cliPayloads.map((p) => Buffer.from(p.data ?? '', 'base64').toString('utf8')).join('\n');
+    expect(cliText).toMatch(/"fingerprint":"hmac-sha256:[0-9a-f]{32}"/);
+    expect(cliText).toMatch(/"redacted":"[^"]*\*/);
+    // Without the token the CLI gets 401s until it gives up; the codec server says why.
+    const refusals = () => byName('codec-server').output().split('codec request without a valid token').length - 1;
+    const before = refusals();
+    const cliWithout = await run(temporalCli, ['workflow', 'show', '--workflow-id', anyId!.id, '--address', stack.temporalAddress, '--output', 'json', '--codec-endpoint', codecUrl]).then(
+      (r) => `exit 0: ${r.stdout}`,
+      (e: { stderr: string }) => e.stderr,
+    );
+    expect(cliWithout).toMatch(/^Error:/);
+    expect(refusals()).toBeGreaterThan(before);
+
+    // Without the token, or with a wrong one, nothing is decoded.
     const sample = sealedOnly(payloadsIn(JSON.parse(await temporal(['workflow', 'show', '--workflow-id', anyId!.id]))));
     expect((await decode(sample)).status).toBe(401);
     expect((await decode(sample, 'x'.repeat(32))).status).toBe(401);
@@ -417,4 +434,13 @@ describe('secrets never at rest', () => {
       newOnly.decode([{ metadata: Object.fromEntries(Object.entries(oldPayload.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])), data: Buffer.from(oldPayload.data!, 'base64') }]),
     ).rejects.toThrow(`sealed with key "${oldKeyId}", which is not configured`);
   }, 300_000);
+
+  it('keeps every log clean through decoding and rotation too', () => {
+    const logs: Export[] = processes.map((p, i) => ({ name: `${p.name} #${i} log`, text: p.output() }));
+    const logDir = join(inject('stackDir'), 'logs');
+    for (const f of readdirSync(logDir)) logs.push({ name: `stack ${f}`, text: readFileSync(join(logDir, f), 'utf8') });
+    expect(logs.filter((l) => l.name.startsWith('worker')).length).toBe(2); // before and after rotation
+    expect(byName('codec-server').output()).toContain('payloads decoded');
+    expect(hits(logs, [...planted, { family: 'github (after rotation)', secret: secretValues['github-pat']!(rng(99)) }])).toEqual([]);
+  });
 });
