@@ -2,7 +2,7 @@
  * The dev stack's own keys: made once, kept in .sentinel/dev-secrets.env (mode 0600, git-ignored),
  * so that histories written yesterday still decode today. Production keys come from a secret store.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateKey, newKeyId } from '../crypto/keys';
 
@@ -29,6 +29,7 @@ export function devSecrets(home: string): Record<string, string> {
     );
   }
   const secrets = newSecrets();
+  mkdirSync(home, { recursive: true });
   const lines = ['# Keys of the dev stack (made by "npm run stack -- up"). Never reuse them in production.', ...Object.entries(secrets).map(([k, v]) => `${k}=${v}`)];
   writeFileSync(file, lines.join('\n') + '\n', { mode: 0o600 });
   return secrets;
