@@ -7,6 +7,8 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../src/paths';
 import { loadConfig } from '../src/config';
+import { fingerprinter } from '../src/crypto/fingerprint';
+import { generateKey } from '../src/crypto/keys';
 import { secretValues, rng } from './corpus/generators';
 import { testSecrets } from './support/secrets';
 
@@ -42,9 +44,14 @@ describe('sentinel scan', () => {
     expect(code).toBe(0);
     const findings = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(findings).toEqual([
-      { ts: '1700000000.000100', channel: 'C1', user: 'U1', rule: 'github-pat', category: 'secret', severity: 'critical', actions: ['delete', 'notify'], redacted: expect.stringMatching(/^ghp\*+.{3}$/), start: 6, end: 46 },
-      { ts: '1700000001.000200', channel: 'C2', user: 'U2', team: 'T9', rule: 'us-ssn', category: 'pii', severity: 'high', actions: ['delete', 'notify'], redacted: expect.any(String), start: 4, end: 15 },
+      { ts: '1700000000.000100', channel: 'C1', user: 'U1', rule: 'github-pat', category: 'secret', severity: 'critical', actions: ['delete', 'notify'], redacted: expect.stringMatching(/^ghp\*+.{3}$/), excerpt: expect.stringMatching(/^here: ghp\*+.{3}$/), start: 6, end: 46 },
+      { ts: '1700000001.000200', channel: 'C2', user: 'U2', team: 'T9', rule: 'us-ssn', category: 'pii', severity: 'high', actions: ['delete', 'notify'], redacted: '2**********', excerpt: 'SSN 2********** on file', start: 4, end: 15 },
     ]);
+    // With a fingerprint key, findings carry the fingerprint an incident of the same secret would.
+    const key = generateKey();
+    const keyed = await sentinel(['scan', file], { SENTINEL_FINGERPRINT_KEY: key });
+    const [first] = keyed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { fingerprint?: string });
+    expect(first?.fingerprint).toBe(fingerprinter(Buffer.from(key, 'base64'))(pat));
     expect(stdout).not.toContain(pat);
     expect(stderr).toContain(`${file}:2: not valid JSON`);
     expect(stderr).toContain(`${file}:5: not a JSON object`);

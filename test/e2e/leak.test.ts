@@ -27,7 +27,7 @@ import { SIM_ADMIN_TOKEN, SIM_BOT_TOKEN } from '../../src/slack-sim/workspace';
 import { freePort } from '../../src/stack/stack';
 import type { IncidentState } from '../../workflows/types';
 import { rng, secretValues } from '../corpus/generators';
-import { eventually } from '../support/harness';
+import { eventually, terminateRunning } from '../support/harness';
 import { startProcess, type SentinelProcess } from '../support/processes';
 import { testClient, testCodec, testSecrets } from '../support/secrets';
 
@@ -244,11 +244,7 @@ describe('secrets never at rest', () => {
     sim?.subscribe(undefined);
     await Promise.all(processes.map((p) => p.stop()));
     // Offender workflows are per user, not per task queue: leave none running for the suites after this one.
-    if (client) {
-      for await (const w of client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'` })) {
-        await client.workflow.getHandle(w.workflowId).terminate('leak test finished').catch(() => undefined);
-      }
-    }
+    if (client) await terminateRunning(client, taskQueue);
     await client?.connection.close();
     await nc?.drain();
     await sim?.stop();

@@ -58,6 +58,16 @@ export async function incidentResult<T>(client: Client, workflowId: string, time
   return (await handle.result()) as T;
 }
 
+/**
+ * Terminates what a suite left running on its task queue. Offender workflows are per user, not
+ * per task queue: one left behind would take the next suite's reports with no worker to run them.
+ */
+export async function terminateRunning(client: Client, taskQueue: string): Promise<void> {
+  for await (const w of client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'` })) {
+    await client.workflow.getHandle(w.workflowId).terminate('test suite finished').catch(() => undefined);
+  }
+}
+
 /** The pipeline on the run's stack; `env` overrides configuration for this suite. */
 export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
   if (!runtimeInstalled) {
@@ -108,6 +118,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     workers,
     detector,
     async close() {
+      await terminateRunning(client, config.temporal.taskQueue);
       await pipeline.stop();
       await sim.stop();
     },
