@@ -5,13 +5,13 @@
 import type { Client } from '@temporalio/client';
 import type { Worker, WorkerOptions } from '@temporalio/worker';
 import type { NatsConnection } from 'nats';
-import { required, type Config } from './config';
+import type { Config } from './config';
 import { Detector, type DetectorOptions } from './detector/detector';
 import type { CompiledRules } from './engine/engine';
 import type { Logger } from './log';
 import { connectNats } from './nats/connect';
 import { ensureChatStreams } from './nats/streams';
-import { fingerprinter } from './crypto/fingerprint';
+import { fingerprinterFrom } from './crypto/fingerprint';
 import { connectClient, connectWorker } from './temporal/client';
 import { codecFrom } from './temporal/data-converter';
 import { createKmsWorker, createRemediationWorkers } from './worker/worker';
@@ -39,7 +39,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   const { config } = o;
   // Configuration problems first, before anything connects.
   const codec = codecFrom(config);
-  const fingerprint = fingerprinter(required(config.fingerprintKey, 'SENTINEL_FINGERPRINT_KEY', 'incidents carry an HMAC fingerprint of each matched secret'));
+  const fingerprint = fingerprinterFrom(config);
   const nc = await connectNats(config.nats, 'sentinel');
   await o.beforeDetect?.(nc);
   await ensureChatStreams(await nc.jetstreamManager());

@@ -1,6 +1,6 @@
 /** `npm run detector`: one detector process; any number share the durable consumer. */
-import { loadConfig, ConfigError, required } from '../config';
-import { fingerprinter } from '../crypto/fingerprint';
+import { loadConfig, ConfigError } from '../config';
+import { fingerprinterFrom } from '../crypto/fingerprint';
 import { formatProblem } from '../engine/load';
 import { RuleWatcher } from '../engine/watch';
 import { createLogger } from '../log';
@@ -14,9 +14,7 @@ import { Detector } from './detector';
 await runMain('detector', async () => {
   const config = loadConfig();
   const codec = codecFrom(config);
-  const fingerprint = fingerprinter(
-    required(config.fingerprintKey, 'SENTINEL_FINGERPRINT_KEY', 'incidents carry an HMAC fingerprint of each matched secret instead of the secret; create one with "node bin/sentinel.js keys generate"'),
-  );
+  const fingerprint = fingerprinterFrom(config);
   const log = createLogger({ level: config.logLevel, fields: { component: 'detector' } });
   const watcher = new RuleWatcher(config.rulesDir, (report, rules) => {
     for (const p of report.problems) log.error('rule file problem', { problem: formatProblem(p) });
