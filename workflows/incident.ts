@@ -144,7 +144,9 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   const settings = await local.remediationSettings(input.channel);
   const slack = proxyActivities<SlackActivities>({ ...slackCall, taskQueue: settings.slackTaskQueue });
   const kms = proxyActivities<KmsActivities>({ ...kmsCall, taskQueue: settings.kmsTaskQueue });
-  audit({ kind: 'decision', step: 'open', outcome: 'opened', detail: `rule ${input.rule.id} (${input.rule.severity}) matched ${input.match.redacted}; plan: ${plan.join(', ') || 'record only'}` });
+  // The fingerprint goes on the record so that the trail can tell when the same secret leaks again.
+  const fingerprint = input.match.fingerprint ? ` (${input.match.fingerprint})` : '';
+  audit({ kind: 'decision', step: 'open', outcome: 'opened', detail: `rule ${input.rule.id} (${input.rule.severity}) matched ${input.match.redacted}${fingerprint}; plan: ${plan.join(', ') || 'record only'}` });
   setStatus('remediating');
 
   escalationNotice = (a) => {
@@ -156,7 +158,9 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
 
   const summary = () =>
     `:rotating_light: Sentinel incident \`${input.incidentId}\`: rule *${input.rule.id}* (${input.rule.severity}, ${input.rule.category}) ` +
-    `matched \`${input.match.redacted}\` from <@${input.user}> in <#${input.channel}>. Actions: ${[...actions].join(', ')}.`;
+    `matched \`${input.match.redacted}\` from <@${input.user}> in <#${input.channel}>. Actions: ${[...actions].join(', ')}.` +
+    (input.match.excerpt ? `\n> ${input.match.excerpt}` : '') +
+    (input.match.fingerprint ? `\nFingerprint \`${input.match.fingerprint}\`` : '');
 
   /** Runs one step; `skipped`/`rejected` are outcomes too. Throws ActivityFailure when it fails. */
   async function perform(step: Step): Promise<[StepRecord['outcome'], string?]> {

@@ -257,6 +257,10 @@ describe('secrets never at rest', () => {
       const { message } = sim.postAsUser(USERS[i % USERS.length]!, channel, sentence(detector, secret));
       posted.push({ family, channel, ts: message.ts });
     });
+    // One secret leaks twice, by someone else elsewhere: its two incidents must share a fingerprint.
+    const again = planted[2]!;
+    const { message: repeat } = sim.postAsUser('U0CAROL01', 'C0GENERAL', `reposting: ${again.secret}`);
+    posted.push({ family: again.family, channel: 'C0GENERAL', ts: repeat.ts });
     // Bad input carrying secrets too: a signed request that is not JSON, and an event whose user is not an id.
     const badJson = `{"type":"event_callback","event":{"text":"${planted[0]!.secret}"`;
     const ts = String(Math.floor(Date.now() / 1000));
@@ -299,6 +303,15 @@ describe('secrets never at rest', () => {
       if (m) records.push(m.string());
     }
     expect(records.filter((r) => workflows.some((id) => r.includes(id))).length).toBeGreaterThan(planted.length);
+    // Each incident's trail opens with its fingerprint, so the trail shows a secret leaking again.
+    const opened = records.filter((r) => r.includes('"step":"open"') && workflows.some((id) => r.includes(id)));
+    expect(opened.length).toBeGreaterThanOrEqual(posted.length);
+    for (const r of opened) expect(r).toMatch(/hmac-sha256:[0-9a-f]{32}/);
+    // The security channel's summaries show the excerpt and the fingerprint, and no secret either.
+    const summaries = sim.workspace.history('C0SECURIT').filter((m) => m.text.startsWith(':rotating_light: Sentinel incident'));
+    expect(summaries.length).toBeGreaterThanOrEqual(posted.length);
+    for (const m of summaries) expect(m.text).toMatch(/\n> .+\nFingerprint `hmac-sha256:[0-9a-f]{32}`/);
+    exports.push({ name: 'security channel', text: JSON.stringify(summaries.map((m) => m.text)) });
     exports.push({ name: 'AUDIT stream', text: records.join('\n') });
 
     for (const p of processes) exports.push({ name: `${p.name} log`, text: p.output() });
@@ -362,6 +375,15 @@ describe('secrets never at rest', () => {
     }
     expect(sealed).toBeGreaterThan(list.length * 5);
     expect(mismatched).toEqual([]);
+    const twice = posted.filter((p) => p.family === planted[2]!.family);
+    expect(twice).toHaveLength(2);
+    const prints = new Set<string>();
+    for (const p of twice) {
+      const [w] = list.filter((x) => x.id.startsWith(`incident/slack/${TEAM}/${p.channel}/${p.ts}/${planted[2]!.detector}`));
+      const { stdout } = await run(process.execPath, [join(projectRoot, 'bin', 'sentinel.js'), 'incidents', 'show', w!.id], { env: { ...process.env, ...env } });
+      prints.add((JSON.parse(stdout) as { state: IncidentState }).state.match.fingerprint!);
+    }
+    expect(prints.size).toBe(1);
     expect(checkedStates).toBeGreaterThanOrEqual(planted.length - 3);
     expect(hits(decodedTexts, planted)).toEqual([]);
 
