@@ -103,7 +103,11 @@ export class BridgeServer {
     }
 
     if (doc.type === 'url_verification' && typeof doc.challenge === 'string') return send(res, 200, { challenge: doc.challenge });
-    if (doc.type !== 'event_callback') return this.reject(res, 400, `unknown payload type ${JSON.stringify(doc.type)}`, req);
+    if (doc.type !== 'event_callback') {
+      // Named only when it looks like a type name: the field may hold anything.
+      const named = typeof doc.type === 'string' && /^[a-z_]{1,40}$/.test(doc.type) ? ` ${JSON.stringify(doc.type)}` : '';
+      return this.reject(res, 400, `unknown payload type${named}`, req);
+    }
     const event = doc.event as { type?: unknown } | undefined;
     if (typeof doc.team_id !== 'string' || !ID.test(doc.team_id)) return this.reject(res, 400, 'event_callback without a valid team_id', req);
     if (typeof doc.event_id !== 'string' || !ID.test(doc.event_id)) return this.reject(res, 400, 'event_callback without a valid event_id', req);

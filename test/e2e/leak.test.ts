@@ -23,7 +23,7 @@ import { generateKey } from '../../src/crypto/keys';
 import { AUDIT_STREAM, CHAT_STREAM, DEADLETTER_STREAM, chatSubject } from '../../src/nats/streams';
 import { projectRoot, sentinelHome } from '../../src/paths';
 import { SlackSimulator } from '../../src/slack-sim/server';
-import { SIM_ADMIN_TOKEN, SIM_BOT_TOKEN } from '../../src/slack-sim/workspace';
+import { SIM_ADMIN_TOKEN, SIM_APP_TOKEN, SIM_BOT_TOKEN } from '../../src/slack-sim/workspace';
 import { freePort } from '../../src/stack/stack';
 import type { IncidentState } from '../../workflows/types';
 import { rng, secretValues } from '../corpus/generators';
@@ -235,7 +235,8 @@ describe('secrets never at rest', () => {
     await start('worker', 'src/worker/main.ts', 'worker running');
     await start('kms-worker', 'src/worker/kms-main.ts', 'KMS worker running');
     await start('detector', 'src/detector/main.ts', 'detector consuming');
-    await start('bridge', 'src/bridge/main.ts', 'Events API endpoint listening');
+    // The bridge takes every event twice, over HTTP and over Socket Mode (one stream message each, by event id).
+    await start('bridge', 'src/bridge/main.ts', 'Socket Mode connected', { SLACK_APP_TOKEN: SIM_APP_TOKEN });
     await start('codec-server', 'src/codec-server/main.ts', 'codec server listening');
     sim.subscribe({ url: bridgeUrl, signingSecret: SIGNING_SECRET });
   }, 300_000);
@@ -282,6 +283,11 @@ describe('secrets never at rest', () => {
     // Each message opened at least one incident (a few match two rules).
     for (const p of posted) expect(done.some((w) => w.id.startsWith(`incident/slack/${TEAM}/${p.channel}/${p.ts}/`)), p.family).toBe(true);
     await byName('detector').waitFor('malformed event dead-lettered', 30_000);
+    // Both ingest paths carried the leaks.
+    const socketAcked = new Set(sim.socketMode.deliveries.filter((d) => d.acked).map((d) => d.eventId));
+    const httpStored = new Set(sim.deliveries.filter((d) => d.status === 200).map((d) => d.eventId));
+    expect(socketAcked.size).toBeGreaterThanOrEqual(posted.length);
+    expect(httpStored.size).toBeGreaterThanOrEqual(posted.length);
   }, 300_000);
 
   it('leaves no secret, as text or base64, in histories, descriptions, search attributes, the AUDIT stream or any log', async () => {
