@@ -42,6 +42,9 @@ async function main(argv: string[]): Promise<number> {
       const { values, positionals } = parseArgs({ args: rest, options: { rotate: { type: 'boolean' } }, allowPositionals: true });
       if (positionals.length > 1) break;
       const { keysGenerate } = await import('./keys');
+      if (values.rotate && !process.env.SENTINEL_CODEC_KEYS) {
+        process.stderr.write('sentinel keys generate --rotate: SENTINEL_CODEC_KEYS is not set, so there is nothing to rotate; this is a first key\n');
+      }
       return keysGenerate(values.rotate ? (positionals[0] ?? 'codec') : positionals[0], values.rotate ? process.env.SENTINEL_CODEC_KEYS : undefined);
     }
     case 'help':

@@ -230,8 +230,10 @@ export class CodecServer {
       return html(res, 401, loginPage('That token is not valid.'));
     }
     const ttl = this.o.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS;
+    const now = Date.now();
+    for (const [digest, expires] of this.sessions) if (expires < now) this.sessions.delete(digest);
     const session = randomBytes(32).toString('base64url');
-    this.sessions.set(createHash('sha256').update(session).digest('hex'), Date.now() + ttl);
+    this.sessions.set(createHash('sha256').update(session).digest('hex'), now + ttl);
     const secure = req.headers['x-forwarded-proto'] === 'https' ? '; Secure' : '';
     res.setHeader('set-cookie', `${SESSION_COOKIE}=${session}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${Math.floor(ttl / 1000)}${secure}`);
     this.o.log.info('codec server sign-in', { who: `token#${i + 1}` });
