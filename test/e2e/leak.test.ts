@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { connect, headers, type NatsConnection } from 'nats';
+import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { signature } from '../../src/bridge/verify';
 import { loadConfig } from '../../src/config';
@@ -268,20 +268,20 @@ describe('secrets never at rest', () => {
     const res = await fetch(bridgeUrl, { method: 'POST', body: badJson, headers: { 'x-slack-request-timestamp': ts, 'x-slack-signature': signature(SIGNING_SECRET, ts, badJson) } });
     expect(res.status).toBe(400);
     expect(await res.text()).not.toContain(planted[0]!.secret);
-    const h = headers();
-    await nc.jetstream().publish(chatSubject('slack', TEAM, 'message'), new TextEncoder().encode(JSON.stringify({ type: 'message', team: TEAM, channel: 'C0GENERAL', ts: '1.000001', user: `U1 ${planted[1]!.secret}`, text: planted[1]!.secret })), { headers: h });
+    await nc.jetstream().publish(chatSubject('slack', TEAM, 'message'), new TextEncoder().encode(JSON.stringify({ type: 'message', team: TEAM, channel: 'C0GENERAL', ts: '1.000001', user: `U1 ${planted[1]!.secret}`, text: planted[1]!.secret })));
 
     await eventually('every leaked message to be deleted', () => posted.every((p) => sim.workspace.find(p.channel, p.ts) === undefined), 180_000);
+    // Each message opened at least one incident (a few match two rules), and every incident closed.
+    const opened = (list: { id: string }[]) => posted.every((p) => list.some((w) => w.id.startsWith(`incident/slack/${TEAM}/${p.channel}/${p.ts}/`)));
     const done = await eventually(
       'every incident to close',
       async () => {
         const list = await incidents();
-        return list.length >= planted.length && list.every((w) => w.status === 'COMPLETED') ? list : undefined;
+        return opened(list) && list.every((w) => w.status === 'COMPLETED') ? list : undefined;
       },
       120_000,
     );
-    // Each message opened at least one incident (a few match two rules).
-    for (const p of posted) expect(done.some((w) => w.id.startsWith(`incident/slack/${TEAM}/${p.channel}/${p.ts}/`)), p.family).toBe(true);
+    expect(done.length).toBeGreaterThanOrEqual(posted.length);
     await byName('detector').waitFor('malformed event dead-lettered', 30_000);
     // Both ingest paths carried the leaks.
     const socketAcked = new Set(sim.socketMode.deliveries.filter((d) => d.acked).map((d) => d.eventId));
@@ -343,7 +343,11 @@ describe('secrets never at rest', () => {
     const decode = (payloads: unknown[], auth?: string) =>
       fetch(`${codecUrl}/decode`, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${auth}` } : {}) }, body: JSON.stringify({ payloads }) });
 
-    const list = await incidents();
+    // Every incident has closed (one opened late, by a second rule on a message, included).
+    const list = await eventually('every incident to be closed', async () => {
+      const l = await incidents();
+      return l.every((w) => w.status === 'COMPLETED') && l;
+    });
     const decodedTexts: Export[] = [];
     let sealed = 0;
     let checkedStates = 0;
