@@ -1,7 +1,7 @@
 /** The codec server over real HTTP: who may decode, from which origin, and how much. */
-import { defaultPayloadConverter } from '@temporalio/common';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CodecServer } from '../src/codec-server/server';
+import { CodecServer, payloadsFromJson, payloadsToJson } from '../src/codec-server/server';
 import { EncryptionCodec } from '../src/crypto/codec';
 import { generateKey } from '../src/crypto/keys';
 import { createLogger } from '../src/log';
@@ -12,10 +12,7 @@ const token = 'tok-' + generateKey(24);
 const uiOrigin = 'http://127.0.0.1:8233';
 const lines: string[] = [];
 
-const toJson = (p: { metadata?: Record<string, Uint8Array> | null; data?: Uint8Array | null }) => ({
-  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
-  data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
-});
+const toJson = (p: Payload) => payloadsToJson([p]).payloads[0]!;
 
 describe('codec server', () => {
   let server: CodecServer;
@@ -37,11 +34,7 @@ describe('codec server', () => {
     const res = await post('/decode', sealed, { authorization: `Bearer ${token}`, origin: uiOrigin, 'x-namespace': 'default' });
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe(uiOrigin);
-    const { payloads } = (await res.json()) as { payloads: { metadata: Record<string, string>; data: string }[] };
-    const decoded = defaultPayloadConverter.fromPayload({
-      metadata: Object.fromEntries(Object.entries(payloads[0]!.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
-      data: Buffer.from(payloads[0]!.data, 'base64'),
-    });
+    const decoded = defaultPayloadConverter.fromPayload(payloadsFromJson(await res.json())[0]!);
     expect(decoded).toEqual({ match: { redacted: 'ghp*****xyz', fingerprint: 'hmac-sha256:abc' } });
   });
 

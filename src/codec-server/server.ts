@@ -45,15 +45,16 @@ function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(da, db);
 }
 
-class BadRequest extends Error {}
+/** A request body that is not the protocol's JSON; the message says where. */
+export class BadRequest extends Error {}
 
 function toBytes(value: unknown, where: string): Uint8Array {
   if (typeof value !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(value)) throw new BadRequest(`${where} is not a base64 string`);
   return Buffer.from(value, 'base64');
 }
 
-/** Payloads from their proto3 JSON form (bytes as base64). */
-function payloadsFromJson(doc: unknown): Payload[] {
+/** Payloads from their proto3 JSON form (bytes as base64), as the protocol and `temporal … --output json` write them. */
+export function payloadsFromJson(doc: unknown): Payload[] {
   const list = (doc as { payloads?: unknown } | null)?.payloads;
   if (typeof doc !== 'object' || doc === null || !Array.isArray(list)) throw new BadRequest('expected {"payloads": [...]}');
   return list.map((p: unknown, i) => {
@@ -67,7 +68,8 @@ function payloadsFromJson(doc: unknown): Payload[] {
   });
 }
 
-function payloadsToJson(payloads: Payload[]): { payloads: { metadata: Record<string, string>; data: string }[] } {
+/** Payloads in their proto3 JSON form. */
+export function payloadsToJson(payloads: Payload[]): { payloads: { metadata: Record<string, string>; data: string }[] } {
   return {
     payloads: payloads.map((p) => ({
       metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
@@ -128,12 +130,17 @@ export class CodecServer {
     res.setHeader('vary', 'Origin');
   }
 
+  /** Which configured token `presented` is (0-based), or -1. */
+  private tokenIndex(presented: string): number {
+    return this.o.tokens.findIndex((t) => sameSecret(t, presented));
+  }
+
   /** Who is asking: `token#n` or `session`, or undefined when nobody authenticated. */
   private caller(req: IncomingMessage): string | undefined {
     const auth = req.headers.authorization;
     const bearer = auth?.match(/^Bearer\s+(\S+)$/i)?.[1];
     if (bearer) {
-      const i = this.o.tokens.findIndex((t) => sameSecret(t, bearer));
+      const i = this.tokenIndex(bearer);
       return i >= 0 ? `token#${i + 1}` : undefined;
     }
     const cookie = req.headers.cookie?.split(/;\s*/).find((c) => c.startsWith(`${SESSION_COOKIE}=`));
@@ -223,7 +230,7 @@ export class CodecServer {
     if (req.method !== 'POST') return send(res, 405, { error: 'GET or POST' });
     const body = await readBody(req, 4096);
     const token = body ? new URLSearchParams(body.toString('utf8')).get('token') ?? '' : '';
-    const i = this.o.tokens.findIndex((t) => sameSecret(t, token));
+    const i = this.tokenIndex(token);
     if (i < 0) {
       this.stats.unauthorized += 1;
       this.o.log.warn('codec server sign-in refused');

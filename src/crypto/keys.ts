@@ -60,3 +60,13 @@ export function generateKey(bytes = KEY_BYTES): string {
 export function newKeyId(now = new Date()): string {
   return `k${now.toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(2).toString('hex')}`;
 }
+
+/** Fresh key material as the environment variables that carry it: a codec key, a fingerprint key, a codec-server token. */
+export function newKeyMaterial(): { SENTINEL_CODEC_KEYS: string; SENTINEL_FINGERPRINT_KEY: string; SENTINEL_CODEC_SERVER_TOKEN: string } {
+  return {
+    SENTINEL_CODEC_KEYS: `${newKeyId()}:${generateKey()}`,
+    SENTINEL_FINGERPRINT_KEY: generateKey(),
+    // URL-safe, so that it pastes into headers and forms unchanged.
+    SENTINEL_CODEC_SERVER_TOKEN: generateKey(24).replaceAll('/', '_').replaceAll('+', '-'),
+  };
+}

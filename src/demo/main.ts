@@ -18,7 +18,7 @@ import { startStack, type Endpoints, type RunningStack } from '../stack/stack';
 import { devSecrets, secretsFile } from '../stack/secrets';
 import { CodecServer } from '../codec-server/server';
 import { codecFrom } from '../temporal/data-converter';
-import { isAlive, readState, stackEnv } from '../stack/state';
+import { devCodecEndpoint, isAlive, readState, stackEnv } from '../stack/state';
 import { startPipeline } from '../pipeline';
 import type { IncidentState } from '../../workflows/types';
 import { burst } from './chat';
@@ -44,7 +44,7 @@ await runMain('demo', async () => {
       dir: `${sentinelHome}/demo-stack`,
       ports: portsFromEnv(),
       ui: true,
-      uiCodecEndpoint: `http://127.0.0.1:${process.env.SENTINEL_CODEC_SERVER_PORT || 8888}`,
+      uiCodecEndpoint: devCodecEndpoint(),
       slackSim: true,
       progress: (l) => out(`  … ${l}`),
     });

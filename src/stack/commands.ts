@@ -4,7 +4,7 @@ import { StackError } from './errors';
 import { portsFromEnv } from './ports';
 import { startStack, stopPid, type Endpoints } from './stack';
 import { devSecrets, secretsFile } from './secrets';
-import { clearState, isAlive, readState, stackEnv, writeState } from './state';
+import { clearState, devCodecEndpoint, isAlive, readState, stackEnv, writeState } from './state';
 import { relative } from 'node:path';
 
 const say = (line: string): void => {
@@ -24,10 +24,6 @@ function describe(e: Endpoints): void {
   if (e.temporalUiUrl) say(`The Web UI decodes payloads through the codec server: run "npm run codec-server", then sign in at ${devCodecEndpoint()}/login`);
 }
 
-/** Where the dev codec server listens, as the Web UI is told at start. */
-function devCodecEndpoint(): string {
-  return `http://127.0.0.1:${process.env.SENTINEL_CODEC_SERVER_PORT || 8888}`;
-}
 
 export async function up(): Promise<void> {
   const current = readState(sentinelHome);

@@ -4,18 +4,9 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateKey, newKeyId } from '../crypto/keys';
+import { newKeyMaterial } from '../crypto/keys';
 
 export const secretsFile = (home: string) => join(home, 'dev-secrets.env');
-
-/** Fresh keys and a codec-server token, as the environment variables that carry them. */
-export function newSecrets(): Record<string, string> {
-  return {
-    SENTINEL_CODEC_KEYS: `${newKeyId()}:${generateKey()}`,
-    SENTINEL_FINGERPRINT_KEY: generateKey(),
-    SENTINEL_CODEC_SERVER_TOKEN: generateKey(24).replaceAll('/', '_').replaceAll('+', '-'),
-  };
-}
 
 /** The dev stack's secrets, created on first use. */
 export function devSecrets(home: string): Record<string, string> {
@@ -28,7 +19,7 @@ export function devSecrets(home: string): Record<string, string> {
         .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
     );
   }
-  const secrets = newSecrets();
+  const secrets: Record<string, string> = newKeyMaterial();
   mkdirSync(home, { recursive: true });
   const lines = ['# Keys of the dev stack (made by "npm run stack -- up"). Never reuse them in production.', ...Object.entries(secrets).map(([k, v]) => `${k}=${v}`)];
   writeFileSync(file, lines.join('\n') + '\n', { mode: 0o600 });

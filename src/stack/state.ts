@@ -47,3 +47,8 @@ export function stackEnv(e: Endpoints): Record<string, string> {
     ...(e.slackApiUrl ? { SLACK_API_URL: e.slackApiUrl, SLACK_ADMIN_TOKEN: SIM_ADMIN_TOKEN, SLACK_BOT_TOKEN: SIM_BOT_TOKEN, SENTINEL_SECURITY_CHANNEL: 'C0SECURIT', SLACK_MAX_CALLS_PER_SECOND: '50' } : {}),
   };
 }
+
+/** Where the dev codec server listens (`npm run codec-server`, or the demo's), as the dev Web UI is told at start. */
+export function devCodecEndpoint(env: NodeJS.ProcessEnv = process.env): string {
+  return `http://127.0.0.1:${env.SENTINEL_CODEC_SERVER_PORT || 8888}`;
+}

@@ -17,6 +17,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { signature } from '../../src/bridge/verify';
+import { payloadsFromJson } from '../../src/codec-server/server';
 import { loadConfig } from '../../src/config';
 import { fingerprinter } from '../../src/crypto/fingerprint';
 import { generateKey } from '../../src/crypto/keys';
@@ -373,9 +374,7 @@ describe('secrets never at rest', () => {
         | { workflowExecutionCompletedEventAttributes: { result: { payloads: unknown[] } } }
         | undefined;
       const result = await decode(completed!.workflowExecutionCompletedEventAttributes.result.payloads, token);
-      const [state] = ((await result.json()) as { payloads: { metadata: Record<string, string>; data: string }[] }).payloads.map(
-        (p) => defaultPayloadConverter.fromPayload({ metadata: Object.fromEntries(Object.entries(p.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])), data: Buffer.from(p.data, 'base64') }) as IncidentState,
-      );
+      const [state] = payloadsFromJson(await result.json()).map((p) => defaultPayloadConverter.fromPayload(p) as IncidentState);
       expect(state!.status).toBe('resolved');
       expect(state!.match.redacted).toMatch(/\*/);
       expect(state!.match.excerpt).toContain(state!.match.redacted);
@@ -465,7 +464,7 @@ describe('secrets never at rest', () => {
     const newOnly = testCodec({ SENTINEL_CODEC_KEYS: rotated.SENTINEL_CODEC_KEYS.split(',')[0]! });
     const oldPayload = payloadsIn(JSON.parse(await temporal(['workflow', 'show', '--workflow-id', old]))).find((p) => meta(p, 'encoding') === 'binary/encrypted')!;
     await expect(
-      newOnly.decode([{ metadata: Object.fromEntries(Object.entries(oldPayload.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])), data: Buffer.from(oldPayload.data!, 'base64') }]),
+      newOnly.decode(payloadsFromJson({ payloads: [{ metadata: oldPayload.metadata, data: oldPayload.data }] })),
     ).rejects.toThrow(`sealed with key "${oldKeyId}", which is not configured`);
   }, 300_000);
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { sentinelHome } from '../../src/paths';
 import { freePorts, startStack, type Endpoints, type RunningStack } from '../../src/stack/stack';
-import { newSecrets } from '../../src/stack/secrets';
+import { newKeyMaterial } from '../../src/crypto/keys';
 import { FIXTURE_CODEC_KEY } from './fixture-key';
 
 declare module 'vitest' {
@@ -29,7 +29,7 @@ export async function setup(project: TestProject): Promise<void> {
   });
   project.provide('stack', stack.endpoints);
   // Histories are recorded under the published fixture key, so that replay can open them in any run.
-  const secrets = newSecrets();
+  const secrets = newKeyMaterial();
   secrets.SENTINEL_CODEC_KEYS = process.env.RECORD_HISTORIES ? `${FIXTURE_CODEC_KEY},${secrets.SENTINEL_CODEC_KEYS}` : `${secrets.SENTINEL_CODEC_KEYS},${FIXTURE_CODEC_KEY}`;
   project.provide('secrets', secrets);
   project.provide('stackDir', dir);
