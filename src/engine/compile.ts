@@ -32,6 +32,19 @@ export function subject(text: string): Subject {
   return { text, bytes, charOffset: ascii ? (b) => b : (b) => bytes.subarray(0, b).toString('utf8').length };
 }
 
+/** A candidate the rule's pattern matched but a check turned down: what `sentinel scan --explain` prints. */
+export interface Rejection {
+  /** UTF-16 offsets of the candidate value in the match text. */
+  start: number;
+  end: number;
+  /** The candidate itself: callers print only its redacted form. */
+  value: string;
+  /** Which check: entropy, placeholder, checksum, validate, allowlist. */
+  check: 'entropy' | 'placeholder' | 'checksum' | 'validate' | 'allowlist';
+  /** What about it, e.g. `3.1 bits/char < 3.5`, `luhn`, `allowlists.0 (stopwords)`. */
+  detail: string;
+}
+
 export interface CompiledRule {
   spec: RuleSpec;
   /** Where the rule came from, for error messages. */
@@ -41,8 +54,8 @@ export interface CompiledRule {
   message: string;
   gate: Gate;
   inScope(event: ChatEvent): boolean;
-  /** Matches in the (unescaped) text. */
-  find(subject: Subject, event: ChatEvent): Span[];
+  /** Matches in the (unescaped) text; `reject`, when given, hears of each candidate a check turned down. */
+  find(subject: Subject, event: ChatEvent, reject?: (r: Rejection) => void): Span[];
 }
 
 /** A rule that validated but cannot be compiled; `field` says which part. */
@@ -88,15 +101,61 @@ function scopeOf(spec: RuleSpec): (e: ChatEvent) => boolean {
     (!kinds || kinds.some((k) => e.channelKinds?.includes(k)));
 }
 
-function regexFinder(spec: RuleSpec, allow: RE2[]): { find: CompiledRule['find']; gate: Gate } {
+/** Validators that are checksums rather than shape checks, named so in explanations. */
+const CHECKSUMS = new Set(['luhn', 'payment-card', 'iban', 'verhoeff', 'aadhaar', 'canada-sin']);
+
+/** What an allowlist is tried against: the secret, the whole match and the line it is on. */
+interface AllowTarget {
+  secret: string;
+  match: string;
+  line: () => string;
+}
+
+/** Compiles `allow` and `allowlists` into one test; it answers which list held, or undefined. */
+function allowTest(spec: RuleSpec): (t: AllowTarget) => string | undefined {
+  const allow = (spec.allow ?? []).map((a, i) => re2(a, '', `allow.${i}`));
+  const lists = (spec.allowlists ?? []).map((l, i) => ({
+    name: `allowlists.${i}`,
+    and: l.condition === 'and',
+    target: l.regex_target,
+    regexes: l.regexes?.map((r, j) => re2(r, '', `allowlists.${i}.regexes.${j}`)),
+    stopwords: l.stopwords?.map((w) => w.toLowerCase()),
+  }));
+  if (allow.length === 0 && lists.length === 0) return () => undefined;
+  return (t) => {
+    if (allow.some((a) => a.test(t.secret))) return 'allow';
+    for (const l of lists) {
+      const results: boolean[] = [];
+      if (l.regexes) {
+        const subject = l.target === 'secret' ? t.secret : l.target === 'match' ? t.match : t.line();
+        results.push(l.regexes.some((r) => r.test(subject)));
+      }
+      if (l.stopwords) {
+        const lower = t.secret.toLowerCase();
+        results.push(l.stopwords.some((w) => lower.includes(w)));
+      }
+      if (l.and ? results.every(Boolean) : results.some(Boolean)) return l.name;
+    }
+    return undefined;
+  };
+}
+
+/** The line of `text` around [start, end). */
+function lineAround(text: string, start: number, end: number): string {
+  const from = text.lastIndexOf('\n', start - 1) + 1;
+  const to = text.indexOf('\n', end);
+  return text.slice(from, to < 0 ? text.length : to);
+}
+
+function regexFinder(spec: RuleSpec, allowed: (t: AllowTarget) => string | undefined): { find: CompiledRule['find']; gate: Gate } {
   const m = spec.match;
   const re = re2(m.regex!, `g${m.flags ?? ''}u`, 'match.regex');
   const groups = new RE2(`${m.regex!}|`, m.flags ?? '').exec('')?.length ?? 1;
   const group = m.secret_group ?? (groups > 1 ? 1 : 0);
   if (group >= groups) throw new RuleCompileError('match.secret_group', `the regex has ${groups - 1} capture groups; secret_group ${group} does not exist`);
-  const checks = (m.validate ?? []).map((v) => validators[v]);
+  const checks = (m.validate ?? []).map((v) => ({ name: v, check: validators[v] }));
   const judgePlaceholders = spec.category === 'secret' || spec.category === 'pii';
-  const find = (s: Subject): Span[] => {
+  const find = (s: Subject, _event: ChatEvent, reject?: (r: Rejection) => void): Span[] => {
     // A yes/no scan is several times cheaper than finding where a match is: ask it first.
     re.lastIndex = 0;
     if (!re.test(s.bytes)) return [];
@@ -111,13 +170,33 @@ function regexFinder(spec: RuleSpec, allow: RE2[]): { find: CompiledRule['find']
       const bytes = hit[group];
       if (!bytes || bytes.length === 0) continue;
       const value = bytes.toString('utf8');
-      if (m.entropy !== undefined && shannonEntropy(value) < m.entropy) continue;
-      if (judgePlaceholders && isPlaceholder(value, spec.category === 'secret')) continue;
-      if (!checks.every((check) => check(value))) continue;
-      if (allow.some((a) => a.test(value))) continue;
       const startByte = group === 0 ? hit.index : hit.index + hit[0].indexOf(bytes);
       const start = s.charOffset(startByte);
-      spans.push({ start, end: start + value.length, value });
+      const end = start + value.length;
+      const turnDown = (check: Rejection['check'], detail: string) => reject?.({ start, end, value, check, detail });
+      if (m.entropy !== undefined) {
+        const h = shannonEntropy(value);
+        if (h < m.entropy) {
+          turnDown('entropy', `${h.toFixed(2)} bits/char < ${m.entropy}`);
+          continue;
+        }
+      }
+      if (judgePlaceholders && isPlaceholder(value, spec.category === 'secret')) {
+        turnDown('placeholder', 'a mask, template, placeholder word or published example');
+        continue;
+      }
+      const failed = checks.find((c) => !c.check(value));
+      if (failed) {
+        turnDown(CHECKSUMS.has(failed.name) ? 'checksum' : 'validate', failed.name);
+        continue;
+      }
+      const whole = hit[0];
+      const list = allowed({ secret: value, match: whole.toString('utf8'), line: () => lineAround(s.text, start, end) });
+      if (list) {
+        turnDown('allowlist', list);
+        continue;
+      }
+      spans.push({ start, end, value });
     }
     return spans;
   };
@@ -132,7 +211,7 @@ function regexFinder(spec: RuleSpec, allow: RE2[]): { find: CompiledRule['find']
   };
 }
 
-function keywordFinder(spec: RuleSpec, allow: RE2[]): { find: CompiledRule['find']; gate: Gate } {
+function keywordFinder(spec: RuleSpec, allowed: (t: AllowTarget) => string | undefined): { find: CompiledRule['find']; gate: Gate } {
   const words = spec.match.keywords!;
   const re = re2(`\\b(?:${words.map(escapeRe).join('|')})\\b`, 'giu', 'match.keywords');
   const find = (s: Subject): Span[] => {
@@ -140,8 +219,8 @@ function keywordFinder(spec: RuleSpec, allow: RE2[]): { find: CompiledRule['find
     const hit = re.exec(s.bytes);
     if (!hit) return [];
     const value = hit[0].toString('utf8');
-    if (allow.some((a) => a.test(value))) return [];
     const start = s.charOffset(hit.index);
+    if (allowed({ secret: value, match: value, line: () => lineAround(s.text, start, start + value.length) })) return [];
     return [{ start, end: start + value.length, value }];
   };
   return { find, gate: { anchors: words.map((w) => w.toLowerCase()), minDigitRun: 0 } };
@@ -151,7 +230,7 @@ const defaultMessage = '<@{user}>, your message matched the security rule {rule}
 
 /** Compiles one validated rule; throws RuleCompileError naming the field at fault. */
 export function compileRule(spec: RuleSpec, file: string): CompiledRule {
-  const allow = (spec.allow ?? []).map((a, i) => re2(a, '', `allow.${i}`));
+  const allowed = allowTest(spec);
   let actions = spec.actions;
   let message = spec.message;
   let matcher: { find: CompiledRule['find']; gate: Gate };
@@ -175,13 +254,13 @@ export function compileRule(spec: RuleSpec, file: string): CompiledRule {
         if (!predicate(ctx)) return [];
         const [start, end] = ctx.evidence ?? [0, text.length];
         const value = text.slice(start, end);
-        return allow.some((a) => a.test(value)) ? [] : [{ start, end, value }];
+        return allowed({ secret: value, match: value, line: () => lineAround(text, start, end) }) ? [] : [{ start, end, value }];
       },
     };
   } else if (spec.match.regex !== undefined) {
-    matcher = regexFinder(spec, allow);
+    matcher = regexFinder(spec, allowed);
   } else {
-    matcher = keywordFinder(spec, allow);
+    matcher = keywordFinder(spec, allowed);
   }
   if (!actions) throw new RuleCompileError('actions', spec.match.sql ? 'no actions: select a constant AS tp_action, or add actions' : 'actions is required');
   return { spec, file, actions, message: message ?? defaultMessage, gate: matcher.gate, inScope: scopeOf(spec), find: matcher.find };

@@ -17,7 +17,7 @@ export const matchSchema = z
     /** A tutorial-style streaming-SQL rule: SELECT … FROM slack_events WHERE … */
     sql: z.string().min(1).optional(),
     /** Literals (any case) one of which must occur for `regex` to be tried; the engine's prefilter. */
-    anchors: z.array(z.string().min(2)).optional(),
+    anchors: z.array(z.string().min(1)).optional(),
     /**
      * The text must hold a run of at least this many digits (digits may be separated by single
      * spaces or dashes) for `regex` to be tried; the prefilter's gate for number detectors.
@@ -67,6 +67,25 @@ export const scopeSchema = z
   })
   .strict();
 
+/**
+ * A list of known-good matches, as gitleaks writes them: the finding is dropped when the
+ * allowlist holds. With condition `or` (the default) any one criterion is enough; with `and`
+ * every criterion given must hold.
+ */
+export const allowlistSchema = z
+  .object({
+    description: z.string().optional(),
+    condition: z.enum(['or', 'and']).default('or'),
+    /** RE2 patterns tried against `regex_target`. */
+    regexes: z.array(z.string().min(1)).min(1).optional(),
+    /** What `regexes` are tried against: the secret (default), the whole match, or the line it is on. */
+    regex_target: z.enum(['secret', 'match', 'line']).default('secret'),
+    /** Words that, found anywhere in the secret (any case), mark it as not a secret. */
+    stopwords: z.array(z.string().min(1)).min(1).optional(),
+  })
+  .strict()
+  .refine((a) => a.regexes !== undefined || a.stopwords !== undefined, { message: 'an allowlist needs regexes or stopwords' });
+
 export const ruleSchema = z
   .object({
     id: ruleId,
@@ -85,6 +104,12 @@ export const ruleSchema = z
     message: z.string().min(1).optional(),
     /** Values (the matched secret) that are known and fine: RE2 patterns. */
     allow: z.array(z.string().min(1)).optional(),
+    /** Known-good matches described as gitleaks allowlists (regexes on the secret, match or line; stopwords). */
+    allowlists: z.array(allowlistSchema).min(1).optional(),
+    /** Where the format comes from: the provider's documentation of its token format (URLs). */
+    references: z.array(z.string().regex(/^https?:\/\/\S+$/, 'an http(s) URL')).min(1).optional(),
+    /** Free labels (a provider, a family, a gitleaks tag); shown with findings, never matched on. */
+    tags: z.array(z.string().min(1)).optional(),
     /** Inline examples: each `match` must produce a finding of this rule, no `no_match` may. */
     tests: z.object({ match: z.array(z.string()).default([]), no_match: z.array(z.string()).default([]) }).strict().optional(),
   })
