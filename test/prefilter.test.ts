@@ -1,6 +1,6 @@
 /** The prefilter: Aho-Corasick over anchors, digit runs and shapes; it may let through too much, never too little. */
 import { describe, expect, it } from 'vitest';
-import { Prefilter, type Gate } from '../src/engine/prefilter';
+import { HINT_BASE64, HINT_ESCAPE, HINT_HEX, Prefilter, type Gate } from '../src/engine/prefilter';
 
 const gate = (g: Partial<Gate>): Gate => ({ anchors: [], minDigitRun: 0, ...g });
 const run = (p: Prefilter, text: string) => p.candidates(Buffer.from(text), text);
@@ -40,5 +40,20 @@ describe('prefilter', () => {
     expect(run(p, 'ask the desk')).toEqual([]);
     expect(run(p, 'key SKabc')).toEqual([1]);
     expect(run(p, 'la CONTRASEÑA es')).toEqual([2]);
+  });
+
+  it('hints at encoded text in the same pass: base64 of text, hex of text, escapes; not at digests and ids', () => {
+    const p = new Prefilter([gate({ anchors: ['ghp_'] })]);
+    const hints = (text: string) => {
+      run(p, text);
+      return p.hints;
+    };
+    expect(hints(`token ${Buffer.from('password=Q7zVtm2Lp9Wx').toString('base64')}`)).toBe(HINT_BASE64);
+    expect(hints(`blob ${Buffer.from('password=Q7zVtm2Lp9Wx').toString('hex')}`)).toBe(HINT_HEX);
+    expect(hints('postgres%3A%2F%2Fapp')).toBe(HINT_ESCAPE);
+    expect(hints(String.raw`{\"token\": 1}`)).toBe(HINT_ESCAPE);
+    expect(hints('sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855')).toBe(0);
+    expect(hints('request 0f8fad5b-d9cb-469f-a165-70867728950e, commit 9fceb02d0ae598e95dc970b74767f19372d61af8')).toBe(0);
+    expect(hints('Morning all! standup in 5')).toBe(0);
   });
 });

@@ -8,7 +8,9 @@ const usage = `usage: sentinel <command>
 
   stack up|down|status          the local dev stack (Temporal, NATS, moto, Slack simulator)
   rules test [--rules DIR]      load the rule files and run their inline examples
-  scan [--rules DIR] [FILE|-]   match JSON Lines of Slack events; one JSON finding per line out
+  scan [--rules DIR] [--explain] [--decode-depth N] [FILE|-]
+                                match JSON Lines of Slack events; one JSON finding per line out;
+                                --explain says on stderr which check turned down each candidate
   incidents list|show|audit|dismiss|approve|reject|retry|escalate
                                 find, inspect and steer incidents (sentinel incidents for details)
   keys generate [codec|fingerprint|codec-server-token] [--rotate]
@@ -30,10 +32,24 @@ async function main(argv: string[]): Promise<number> {
       return rulesTest(values.rules);
     }
     case 'scan': {
-      const { values, positionals } = parseArgs({ args: argv.slice(1), options: { rules: { type: 'string' } }, allowPositionals: true });
+      const { values, positionals } = parseArgs({
+        args: argv.slice(1),
+        options: { rules: { type: 'string' }, explain: { type: 'boolean' }, 'decode-depth': { type: 'string' } },
+        allowPositionals: true,
+      });
       if (positionals.length > 1) break;
+      const depth = values['decode-depth'];
+      if (depth !== undefined && !/^\d+$/.test(depth)) {
+        process.stderr.write(`sentinel scan: --decode-depth takes a whole number of layers (0 turns decoding off), not ${JSON.stringify(depth)}\n`);
+        return 2;
+      }
       const { scan } = await import('./scan');
-      return scan({ ...(values.rules ? { rulesDir: values.rules } : {}), ...(positionals[0] ? { input: positionals[0] } : {}) });
+      return scan({
+        ...(values.rules ? { rulesDir: values.rules } : {}),
+        ...(positionals[0] ? { input: positionals[0] } : {}),
+        ...(values.explain ? { explain: true } : {}),
+        ...(depth !== undefined ? { decodeDepth: Number(depth) } : {}),
+      });
     }
     case 'incidents':
       return incidentsCommand(sub, rest);

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { loadConfig } from '../config';
 import { fingerprinter } from '../crypto/fingerprint';
-import { evaluate } from '../engine/engine';
+import { evaluate, type EvaluateOptions } from '../engine/engine';
 import { formatProblem, loadRules } from '../engine/load';
 import { MalformedEventError, normalizeSlack } from '../events/normalize';
 
@@ -18,6 +18,10 @@ export interface ScanOptions {
   input?: string;
   stdout?: Writable;
   stderr?: Writable;
+  /** Also say, on stderr, which check turned down each candidate a rule's pattern matched (redacted). */
+  explain?: boolean;
+  /** Layers of encoding to look inside (default 2; 0 turns decoding off). */
+  decodeDepth?: number;
 }
 
 /** Exit code: 0, or 2 when the rules fail to load (then nothing is scanned). */
@@ -27,7 +31,19 @@ export async function scan(o: ScanOptions): Promise<number> {
   const config = loadConfig();
   const rulesDir = o.rulesDir ?? config.rulesDir;
   // With a fingerprint key, findings carry the same fingerprints incidents do, to match them up.
-  const options = config.fingerprintKey ? { fingerprint: fingerprinter(config.fingerprintKey) } : {};
+  const options: EvaluateOptions = {
+    ...(config.fingerprintKey ? { fingerprint: fingerprinter(config.fingerprintKey) } : {}),
+    ...(o.decodeDepth !== undefined ? { maxDecodeDepth: o.decodeDepth } : {}),
+  };
+  let explained = 0;
+  let where = '';
+  if (o.explain) {
+    options.explain = (e) => {
+      explained += 1;
+      const inside = e.encodings.length ? ` inside ${e.encodings.join(' inside ')}` : '';
+      err.write(`${where}: ${e.ruleId} turned down ${e.redacted} at ${e.start}-${e.end}${inside}: ${e.check} (${e.detail})\n`);
+    };
+  }
   const rules = loadRules(rulesDir);
   if (rules.problems.length || rules.active.length === 0) {
     for (const p of rules.problems) err.write(`rules: ${formatProblem(p)}\n`);
@@ -73,6 +89,7 @@ export async function scan(o: ScanOptions): Promise<number> {
       events += 1;
       if (normalized.kind === 'ignored') continue;
       const ev = normalized.event;
+      where = `${inputName}:${line}`;
       for (const f of evaluate(ev, rules, options)) {
         findings += 1;
         pending.push(
@@ -88,6 +105,7 @@ export async function scan(o: ScanOptions): Promise<number> {
             redacted: f.redacted,
             excerpt: f.excerpt,
             fingerprint: f.fingerprint,
+            encodings: f.encodings,
             start: f.start,
             end: f.end,
           }) + '\n',
@@ -105,6 +123,7 @@ export async function scan(o: ScanOptions): Promise<number> {
   err.write(
     `scanned ${events} events in ${seconds.toFixed(2)} s (${Math.round(events / Math.max(seconds, 1e-9))} events/s): ${findings} findings` +
       (skipped ? `, ${skipped} lines skipped` : '') +
+      (o.explain ? `, ${explained} candidates turned down` : '') +
       '\n',
   );
   return 0;

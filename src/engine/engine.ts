@@ -1,5 +1,6 @@
 /** The rule engine: a pure function from an event and compiled rules to findings. */
-import { subject, type CompiledRule } from './compile';
+import { subject, type CompiledRule, type Rejection } from './compile';
+import { decodedLayers, type Encoding } from './decode';
 import { Prefilter } from './prefilter';
 import { excerpt } from './excerpt';
 import { redact } from './redact';
@@ -32,45 +33,89 @@ function fill(template: string, event: ChatEvent, ruleId: string): string {
 export interface EvaluateOptions {
   /** Fingerprints each matched value (an HMAC under the configured key); without it findings carry none. */
   fingerprint?: (value: string) => string;
+  /** How many layers of encoding (base64, hex, percent, JSON escapes) to look inside; default 2, 0 turns decoding off. */
+  maxDecodeDepth?: number;
+  /** Hears of every candidate a rule's pattern matched but a check turned down (`sentinel scan --explain`). */
+  explain?: (e: Explanation) => void;
 }
 
-/** Every match of every enabled rule in `event`, in rule order. */
+/** A candidate turned down, in the event's delivered text: never the value, only its redacted form. */
+export interface Explanation {
+  ruleId: string;
+  start: number;
+  end: number;
+  redacted: string;
+  check: Rejection['check'] | 'superseded';
+  detail: string;
+  /** The encodings the candidate was found inside, outermost first; empty for plain text. */
+  encodings: Encoding[];
+}
+
+/** Layers of encoding looked inside by default (gitleaks calls this the decode depth). */
+export const DEFAULT_DECODE_DEPTH = 2;
+
+/** Every match of every enabled rule in `event`, in rule order; then matches inside encoded pieces. */
 export function evaluate(event: ChatEvent, compiled: CompiledRules, options: EvaluateOptions = {}): Finding[] {
   const mt = matchText(event.text);
-  const s = subject(mt.text);
   const findings: Finding[] = [];
   const fallbacks: Finding[] = [];
-  for (const index of compiled.prefilter.candidates(s.bytes, mt.text)) {
-    const rule = compiled.active[index]!;
-    if (!rule.inScope(event)) continue;
-    const spans = rule.find(s, event);
-    if (spans.length === 0) continue;
-    const { spec } = rule;
-    const message = fill(rule.message, event, spec.id);
-    const into = spec.match.fallback ? fallbacks : findings;
-    for (const span of spans) {
-      into.push({
-        ruleId: spec.id,
-        description: spec.description,
-        category: spec.category,
-        severity: spec.severity,
-        actions: rule.actions,
-        message,
-        approvalRequired: spec.approval === 'required',
-        start: mt.toOriginal(span.start),
-        end: mt.toOriginal(span.end),
-        redacted: redact(span.value),
-        excerpt: '',
-        ...(options.fingerprint ? { fingerprint: options.fingerprint(span.value) } : {}),
-      });
+  const maxDepth = options.maxDecodeDepth ?? DEFAULT_DECODE_DEPTH;
+  const explain = options.explain;
+
+  const visit = (text: string, toOriginal: (s: number, e: number) => [number, number], encodings: Encoding[]): void => {
+    const s = subject(text);
+    const candidates = compiled.prefilter.candidates(s.bytes, text);
+    const hints = compiled.prefilter.hints;
+    for (const index of candidates) {
+      const rule = compiled.active[index]!;
+      if (!rule.inScope(event)) continue;
+      const { spec } = rule;
+      const reject = explain
+        ? (r: Rejection) => {
+            const [start, end] = toOriginal(r.start, r.end);
+            explain({ ruleId: spec.id, start, end, redacted: redact(r.value), check: r.check, detail: r.detail, encodings });
+          }
+        : undefined;
+      const spans = rule.find(s, event, reject);
+      if (spans.length === 0) continue;
+      const message = fill(rule.message, event, spec.id);
+      const into = spec.match.fallback ? fallbacks : findings;
+      for (const span of spans) {
+        const [start, end] = toOriginal(span.start, span.end);
+        // A layer that re-reads text already read (JSON escapes undone) finds the same secrets again.
+        if (encodings.length > 0 && into.some((f) => f.ruleId === spec.id && f.start < end && start < f.end)) continue;
+        into.push({
+          ruleId: spec.id,
+          description: spec.description,
+          category: spec.category,
+          severity: spec.severity,
+          actions: rule.actions,
+          message,
+          approvalRequired: spec.approval === 'required',
+          start,
+          end,
+          redacted: redact(span.value),
+          excerpt: '',
+          ...(encodings.length ? { encodings } : {}),
+          ...(options.fingerprint ? { fingerprint: options.fingerprint(span.value) } : {}),
+        });
+      }
     }
-  }
+    if (encodings.length >= maxDepth || hints === 0) return;
+    for (const layer of decodedLayers(text, hints)) {
+      visit(layer.text, (a, b) => toOriginal(...layer.toOuter(a, b)), [...encodings, layer.encoding]);
+    }
+  };
+  visit(mt.text, (a, b) => [mt.toOriginal(a), mt.toOriginal(b)], []);
+
   if (findings.length === 0 && fallbacks.length === 0) return findings;
   // Every match is masked in every excerpt, the suppressed fallbacks too.
   const masked = [...findings, ...fallbacks];
   // A broad detector only speaks where no specific one did.
   for (const f of fallbacks) {
-    if (!findings.some((g) => g.start < f.end && f.start < g.end)) findings.push(f);
+    const specific = findings.find((g) => g.start < f.end && f.start < g.end);
+    if (!specific) findings.push(f);
+    else explain?.({ ruleId: f.ruleId, start: f.start, end: f.end, redacted: f.redacted, check: 'superseded', detail: `by ${specific.ruleId}`, encodings: f.encodings ?? [] });
   }
   for (const f of findings) f.excerpt = excerpt(event.text, f, masked);
   return findings;

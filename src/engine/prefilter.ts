@@ -36,13 +36,44 @@ const ALPHABET = 128;
 /**
  * One lookup per byte: the low 7 bits are the character the automaton reads (upper case folded
  * to lower, non-ASCII to NUL, which no anchor has); bits 8-9 are 1 for a digit, 2 for a
- * separator inside a digit run (space, dash), 0 otherwise.
+ * separator inside a digit run (space, dash), 0 otherwise; bits 10-15 classify the byte for the
+ * encoding hints (see `hints`).
  */
+const B64 = 1 << 10; // a base64 character of either alphabet
+const UPPER = 1 << 11;
+const LOWER = 1 << 12;
+const HEX = 1 << 13;
+const TEXT_NIBBLE = 1 << 14; // 2-7: the high hex digit of a printable ASCII byte
+const ESCAPE = 1 << 15; // % or \
 const BYTE = Uint16Array.from({ length: 256 }, (_, b) => {
   const fold = b >= 128 ? 0 : b >= 65 && b <= 90 ? b | 0x20 : b;
-  const digit = b >= 48 && b <= 57 ? 1 : b === 32 || b === 45 ? 2 : 0;
-  return fold | (digit << 8);
+  const isDigit = b >= 48 && b <= 57;
+  const digit = isDigit ? 1 : b === 32 || b === 45 ? 2 : 0;
+  const upper = b >= 65 && b <= 90;
+  const lower = b >= 97 && b <= 122;
+  const hex = isDigit || (b >= 65 && b <= 70) || (b >= 97 && b <= 102);
+  return (
+    fold |
+    (digit << 8) |
+    (upper || lower || isDigit || b === 43 || b === 47 || b === 45 || b === 95 ? B64 : 0) |
+    (upper ? UPPER : 0) |
+    (lower ? LOWER : 0) |
+    (hex ? HEX : 0) |
+    (b >= 50 && b <= 55 ? TEXT_NIBBLE : 0) |
+    (b === 37 || b === 92 ? ESCAPE : 0)
+  );
 });
+/** Upper case, lower case and a digit (bit 8: the digit class) seen in one base64 run. */
+const MIXED = UPPER | LOWER | (1 << 8);
+/** `hints` bits: what encodings the last text may hold. */
+export const HINT_BASE64 = 1;
+export const HINT_HEX = 2;
+export const HINT_ESCAPE = 4;
+/** Base64 of text mixes upper case, lower case and digits within this many characters; ids and digests rarely do. */
+const BASE64_RUN = 20;
+/** Hex of text: 16 bytes whose high digits are all 2-7; a digest's are not. */
+const HEX_RUN = 32;
+
 /** Bit 0 of a pre-multiplied state marks a state that emits rules. */
 const EMITS = 1;
 const STATE = ~(ALPHABET - 1);
@@ -62,6 +93,12 @@ export class Prefilter {
   /** mark[rule] === epoch: the rule's anchor was seen in the current text. */
   private readonly mark: Int32Array;
   private epoch = 0;
+  /**
+   * After `candidates`: HINT_* bits saying the text may hold base64 (a run of 20+ base64
+   * characters mixing upper case, lower case and digits), hex-encoded text, or % / \\ escapes.
+   * Only then is decoding worth trying; computed in the same pass as the anchors.
+   */
+  hints = 0;
 
   constructor(gates: Gate[]) {
     this.minRun = Int32Array.from(gates.map((g) => g.minDigitRun));
@@ -136,9 +173,13 @@ export class Prefilter {
     let run = 0;
     let maxRun = 0;
     let gap = false;
+    let hints = 0;
+    let b64Run = 0;
+    let b64Seen = 0;
+    let hexRun = 0;
     for (let i = 0; i < bytes.length; i++) {
       const v = BYTE[bytes[i]!]!;
-      const d = v >>> 8;
+      const d = (v >>> 8) & 3;
       if (d === 1) {
         run += 1;
         gap = false;
@@ -149,12 +190,27 @@ export class Prefilter {
         run = 0;
         gap = false;
       }
+      if (v & B64) {
+        b64Seen |= v;
+        if (++b64Run >= BASE64_RUN && (b64Seen & MIXED) === MIXED) hints |= HINT_BASE64;
+      } else {
+        b64Run = 0;
+        b64Seen = 0;
+      }
+      if (v & HEX) {
+        // Even positions hold the high digit of a byte: printable text keeps it within 2-7.
+        if ((hexRun & 1) === 1 || v & TEXT_NIBBLE) {
+          if (++hexRun >= HEX_RUN) hints |= HINT_HEX;
+        } else hexRun = 0;
+      } else hexRun = 0;
+      if (v & ESCAPE) hints |= HINT_ESCAPE;
       state = next[(state & STATE) + (v & 0x7f)]!;
       if (state & EMITS) {
         const o = output[state >>> 7]!;
         for (let k = 0; k < o.length; k++) mark[o[k]!] = epoch;
       }
     }
+    this.hints = hints;
     // Non-ASCII text is longer in UTF-8 than in UTF-16 code units.
     if (bytes.length !== text.length && this.wideAnchors.length > 0) {
       const lower = text.toLowerCase();

@@ -2,6 +2,8 @@
 
 export type Category = 'secret' | 'pii' | 'policy' | 'behavior';
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
+/** Encodings the engine looks inside: base64 (standard and URL-safe), hex, percent-encoding, JSON string escapes. */
+export type Encoding = 'base64' | 'hex' | 'percent' | 'json';
 export type Action = 'delete' | 'notify' | 'revoke_kms' | 'escalate' | 'none';
 
 /** The channel kinds rules can be scoped to. `external` is a Slack Connect channel shared with another organisation. */
@@ -45,4 +47,6 @@ export interface Finding {
   excerpt: string;
   /** HMAC-SHA256 of the matched value under the configured key, when the caller supplied one. */
   fingerprint?: string;
+  /** The encodings the value was found inside (base64, hex, percent, json), outermost first; absent for plain text. */
+  encodings?: Encoding[];
 }
