@@ -25,6 +25,8 @@ const schema = z.object({
   SENTINEL_RULES_DIR: z.string().min(1).default(join(projectRoot, 'rules')),
   /** Stream messages a detector handles at once; default 16. */
   DETECTOR_CONCURRENCY: positiveInt.default(16),
+  /** Layers of encoding (base64, hex, percent, JSON escapes) the rules look inside; default 2, 0 turns decoding off. */
+  SENTINEL_DECODE_DEPTH: z.coerce.number().int().min(0).max(5).default(2),
   /** Slack Web API base URL; default Slack itself. The dev stack points it at the simulator. */
   SLACK_API_URL: z.string().url().default('https://slack.com/api/'),
   /** User token of a workspace admin; chat.delete needs it to remove other people's messages. */
@@ -111,7 +113,7 @@ export interface Config {
   temporal: { address: string; namespace: string; taskQueue: string };
   nats: { servers: string[] };
   rulesDir: string;
-  detector: { concurrency: number };
+  detector: { concurrency: number; decodeDepth: number };
   slack: { apiUrl: string; adminToken: string | undefined; botToken: string | undefined; maxCallsPerSecond: number };
   bridge: { signingSecret: string | undefined; appToken: string | undefined; host: string; port: number; maxBodyBytes: number };
   remediation: {
@@ -182,7 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.SENTINEL_TASK_QUEUE },
     nats: { servers: e.NATS_URL.split(',').map((s) => s.trim()) },
     rulesDir: e.SENTINEL_RULES_DIR,
-    detector: { concurrency: e.DETECTOR_CONCURRENCY },
+    detector: { concurrency: e.DETECTOR_CONCURRENCY, decodeDepth: e.SENTINEL_DECODE_DEPTH },
     slack: { apiUrl: e.SLACK_API_URL, adminToken: e.SLACK_ADMIN_TOKEN, botToken: e.SLACK_BOT_TOKEN, maxCallsPerSecond: e.SLACK_MAX_CALLS_PER_SECOND },
     bridge: { signingSecret: e.SLACK_SIGNING_SECRET, appToken: e.SLACK_APP_TOKEN, host: e.BRIDGE_HOST, port: e.BRIDGE_PORT, maxBodyBytes: e.BRIDGE_MAX_BODY_BYTES },
     remediation: {

@@ -58,6 +58,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     fingerprint,
     log: o.log,
     concurrency: config.detector.concurrency,
+    decodeDepth: config.detector.decodeDepth,
     ...(o.onIncident ? { onIncident: o.onIncident } : {}),
   });
   const detectorRun = detector.run();

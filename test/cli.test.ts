@@ -58,6 +58,32 @@ describe('sentinel scan', () => {
     expect(stderr).toMatch(/scanned 3 events in [\d.]+ s \(\d+ events\/s\): 2 findings, 2 lines skipped/);
   });
 
+  it('finds a secret inside base64 at its place, and --explain names the check that turned a candidate down, redacted', async () => {
+    const r = rng(6);
+    const pat = secretValues['github-pat']!(r);
+    const wrapped = Buffer.from(`token=${pat}`).toString('base64');
+    const dir = mkdtempSync(join(tmpdir(), 'sentinel-scan-'));
+    const file = join(dir, 'events.jsonl');
+    const text = `ci blob: ${wrapped} and ghp_EXAMPLEvaXdnv6asntY3ymqYw93Aqpw1oaZN`;
+    writeFileSync(file, JSON.stringify({ type: 'message', user: 'U1', channel: 'C1', ts: '1700000000.000100', text }) + '\n');
+    const { code, stdout, stderr } = await sentinel(['scan', '--explain', file]);
+    expect(code).toBe(0);
+    const [finding, ...more] = stdout.trim().split('\n').map((l) => JSON.parse(l) as { rule: string; encodings: string[]; start: number; end: number });
+    expect(more).toEqual([]);
+    expect(finding).toMatchObject({ rule: 'github-pat', encodings: ['base64'] });
+    expect(Buffer.from(text.slice(finding!.start, finding!.end), 'base64').toString()).toContain(pat.slice(6, -6));
+    expect(stderr).toMatch(new RegExp(`${file}:1: github-pat turned down ghp\\*+aZN at ${text.indexOf('ghp_EXAMPLE')}-${text.length}: placeholder`));
+    expect(stderr).toMatch(/1 findings, \d+ candidates turned down/);
+    expect(stdout + stderr).not.toContain(pat);
+    expect(stdout + stderr).not.toContain('vaXdnv6asntY3');
+    // Decoding off: the wrapped token is not found.
+    const off = await sentinel(['scan', '--decode-depth', '0', file]);
+    expect(off.stdout).toBe('');
+    const bad = await sentinel(['scan', '--decode-depth', 'deep', file]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--decode-depth takes a whole number');
+  });
+
   it('exits 2 without scanning when the rules fail to load', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sentinel-badrules-'));
     writeFileSync(join(dir, 'bad.yaml'), 'rules:\n  - id: Bad Id\n');

@@ -22,6 +22,8 @@ export interface DetectorOptions {
   log: Logger;
   /** Messages handled at once; default 16. */
   concurrency?: number;
+  /** Layers of encoding the rules look inside; default the engine's (2). */
+  decodeDepth?: number;
   /** Told about every incident start, for progress displays. */
   onIncident?: (e: { incidentId: string; ruleId: string; outcome: 'started' | 'exists' }) => void;
 }
@@ -109,7 +111,7 @@ export class Detector {
     const { event } = normalized;
     // One incident per rule per message: its id is per rule, and the first match is the one to show.
     const firstPerRule = new Map<string, Finding>();
-    for (const f of evaluate(event, this.o.rules(), { fingerprint: this.o.fingerprint })) if (!firstPerRule.has(f.ruleId)) firstPerRule.set(f.ruleId, f);
+    for (const f of evaluate(event, this.o.rules(), { fingerprint: this.o.fingerprint, ...(this.o.decodeDepth !== undefined ? { maxDecodeDepth: this.o.decodeDepth } : {}) })) if (!firstPerRule.has(f.ruleId)) firstPerRule.set(f.ruleId, f);
     const findings = [...firstPerRule.values()];
     try {
       for (const finding of findings) {

@@ -26,7 +26,7 @@ await runMain('detector', async () => {
   const nc = await connectNats(config.nats, 'sentinel-detector');
   await ensureChatStreams(await nc.jetstreamManager());
   const temporal = await connectClient(config.temporal, codec);
-  const detector = new Detector({ nc, temporal, taskQueue: config.temporal.taskQueue, rules: () => watcher.current(), fingerprint, log, concurrency: config.detector.concurrency });
+  const detector = new Detector({ nc, temporal, taskQueue: config.temporal.taskQueue, rules: () => watcher.current(), fingerprint, log, concurrency: config.detector.concurrency, decodeDepth: config.detector.decodeDepth });
   onShutdown(async (signal) => {
     log.info('stopping', { signal });
     watcher.close();
