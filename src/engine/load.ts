@@ -1,13 +1,19 @@
 /**
- * Loads rule files from a folder. Each problem names the file, the line where YAML knows it, the
- * field and what was expected; a bad file or rule is reported and skipped, the good ones load.
+ * Loads rule files from a folder: Sentinel's YAML and gitleaks' TOML (gitleaks.ts). Each problem
+ * names the file, the line where the parser knows it, the field and what was expected; a bad file
+ * or rule is reported and skipped, the good ones load.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import { projectRoot } from '../paths';
 import { compileRule, RuleCompileError, type CompiledRule } from './compile';
 import { ruleSet, type CompiledRules } from './engine';
+import { applyGitleaksEffects, compileGitleaksFile, idLocation, type GitleaksEffects } from './gitleaks';
 import { ruleFileSchema, ruleSchema } from './schema';
+
+/** Sentinel's own pack: what a gitleaks file's `[extend] useDefault = true` brings in. */
+export const packDir = join(projectRoot, 'rules');
 
 /** One problem in one rule file. */
 export interface RuleProblem {
@@ -35,8 +41,21 @@ function lineOf(doc: Document, lines: LineCounter, path: (string | number)[]): n
   return undefined;
 }
 
-/** Parses and compiles one file's text: its good rules, and a problem for each bad one. */
-export function compileRuleFile(file: string, text: string): { rules: CompiledRule[]; problems: RuleProblem[] } {
+/** One file's compiled rules and problems; a gitleaks file also says what it asks of the other files. */
+export interface FileRules {
+  file: string;
+  rules: CompiledRule[];
+  problems: RuleProblem[];
+  gitleaks?: GitleaksEffects;
+}
+
+/** Parses and compiles one file's text (YAML, or gitleaks TOML by its extension): its good rules, and a problem for each bad one. */
+export function compileRuleFile(file: string, text: string): Omit<FileRules, 'file'> {
+  if (/\.toml$/i.test(file)) return compileGitleaksFile(file, text);
+  return compileYamlFile(file, text);
+}
+
+function compileYamlFile(file: string, text: string): Omit<FileRules, 'file'> {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -80,41 +99,89 @@ export function compileRuleFile(file: string, text: string): { rules: CompiledRu
   return { rules, problems };
 }
 
-/** Every *.yaml / *.yml file of `dir`, sorted. */
+/** Every *.yaml / *.yml / *.toml file of `dir`, sorted. */
 export function ruleFiles(dir: string): string[] {
   return readdirSync(dir)
-    .filter((n) => /\.ya?ml$/.test(n))
+    .filter((n) => /\.(?:ya?ml|toml)$/i.test(n))
     .sort()
     .map((n) => join(dir, n));
 }
 
-/** Puts files' rules together; a duplicate id is a problem and the first definition wins. */
-export function assemble(perFile: { file: string; rules: CompiledRule[]; problems: RuleProblem[] }[]): LoadedRules {
+export interface AssembleOptions {
+  /** The pack `[extend] useDefault` brings in; default the project's rules/ folder. */
+  packDir?: string;
+}
+
+/** The pack's YAML files, compiled once per content. */
+const packCache = new Map<string, { text: string; compiled: Omit<FileRules, 'file'> }>();
+
+/** The pack's files not already among `loaded` (when the folder is the pack, nothing is loaded twice). */
+function packFiles(dir: string, loaded: FileRules[]): FileRules[] {
+  const have = new Set(loaded.map((f) => resolve(f.file)));
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).sort();
+  } catch (err) {
+    return [{ file: dir, rules: [], problems: [{ file: dir, line: undefined, field: '', message: `cannot read Sentinel's pack for [extend] useDefault: ${(err as Error).message}` }] }];
+  }
+  const out: FileRules[] = [];
+  for (const name of names) {
+    const file = join(dir, name);
+    if (have.has(resolve(file))) continue;
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue; // removed between listing and reading
+    }
+    let cached = packCache.get(file);
+    if (cached?.text !== text) packCache.set(file, (cached = { text, compiled: compileYamlFile(file, text) }));
+    out.push({ file, ...cached.compiled });
+  }
+  return out;
+}
+
+/**
+ * Puts files' rules together; a duplicate id is a problem and the first definition wins. Gitleaks
+ * files' effects apply across files: `[extend] useDefault` adds the pack (first), then rules
+ * extended by id, global allowlists and disabled rules are applied.
+ */
+export function assemble(perFile: FileRules[], options: AssembleOptions = {}): LoadedRules {
+  const pack = resolve(options.packDir ?? packDir);
+  const all = perFile.some((f) => f.gitleaks?.useDefault) ? [...packFiles(pack, perFile), ...perFile] : perFile;
   const rules: CompiledRule[] = [];
   const problems: RuleProblem[] = [];
   const seen = new Map<string, string>();
-  for (const f of perFile) {
+  for (const f of all) {
     problems.push(...f.problems);
     for (const r of f.rules) {
       const first = seen.get(r.spec.id);
       if (first) {
-        problems.push({ file: f.file, line: undefined, field: 'id', message: `rule id "${r.spec.id}" is already defined in ${first}` });
+        const at = idLocation(r);
+        const hint = at ? '; a gitleaks rule with a regex is a new rule: give it another id (a rule without regex extends the rule of its id)' : '';
+        problems.push({ file: f.file, line: at?.line, field: at?.field ?? 'id', message: `rule id "${r.spec.id}" is already defined in ${first}${hint}` });
         continue;
       }
       seen.set(r.spec.id, f.file);
       rules.push(r);
     }
   }
-  return { ...ruleSet(rules), problems, files: perFile.map((f) => f.file) };
+  if (all.some((f) => f.gitleaks)) {
+    problems.push(...applyGitleaksEffects(rules, all, (file) => /\.ya?ml$/.test(file) && resolve(dirname(file)) === pack));
+  }
+  return { ...ruleSet(rules), problems, files: all.map((f) => f.file) };
 }
 
 /** Loads every rule file in `dir`. */
-export function loadRules(dir: string): LoadedRules {
+export function loadRules(dir: string, options: AssembleOptions = {}): LoadedRules {
   let files: string[];
   try {
     files = ruleFiles(dir);
   } catch (err) {
     return { ...ruleSet([]), files: [], problems: [{ file: dir, line: undefined, field: '', message: `cannot read the rules folder: ${(err as Error).message}` }] };
   }
-  return assemble(files.map((file) => ({ file, ...compileRuleFile(file, readFileSync(file, 'utf8')) })));
+  return assemble(
+    files.map((file) => ({ file, ...compileRuleFile(file, readFileSync(file, 'utf8')) })),
+    options,
+  );
 }

@@ -4,17 +4,20 @@
  */
 import { watch, readFileSync, type FSWatcher } from 'node:fs';
 import type { CompiledRule } from './compile';
-import { assemble, compileRuleFile, ruleFiles, type LoadedRules, type RuleProblem } from './load';
+import type { GitleaksEffects } from './gitleaks';
+import { assemble, compileRuleFile, ruleFiles, type FileRules, type LoadedRules, type RuleProblem } from './load';
 
 interface FileState {
   text: string;
   rules: CompiledRule[];
+  /** A gitleaks file's effects on the other files, kept with its last good version. */
+  gitleaks?: GitleaksEffects;
 }
 
 export interface ReloadReport {
   /** The set changed (a file was added, edited or removed, and the new version was taken). */
   changed: boolean;
-  /** Problems of files whose last good version was kept, or of new files. */
+  /** Problems of files whose last good version was kept, or of new files, or across files (a duplicate id, a gitleaks file naming an unknown rule). */
   problems: RuleProblem[];
   /** Files whose new version was refused. */
   kept: string[];
@@ -50,7 +53,7 @@ export class RuleWatcher {
       this.onReload(report, this.loaded);
       return report;
     }
-    const perFile: { file: string; rules: CompiledRule[]; problems: RuleProblem[] }[] = [];
+    const perFile: FileRules[] = [];
     for (const file of files) {
       let text: string;
       try {
@@ -59,19 +62,20 @@ export class RuleWatcher {
         continue; // removed between listing and reading
       }
       const previous = this.good.get(file);
+      const kept = (state: FileState): FileRules => ({ file, rules: state.rules, problems: [], ...(state.gitleaks ? { gitleaks: state.gitleaks } : {}) });
       if (previous && previous.text === text) {
-        perFile.push({ file, rules: previous.rules, problems: [] });
+        perFile.push(kept(previous));
         continue;
       }
       const compiled = compileRuleFile(file, text);
       if (compiled.problems.length && previous) {
         report.kept.push(file);
         report.problems.push(...compiled.problems);
-        perFile.push({ file, rules: previous.rules, problems: [] });
+        perFile.push(kept(previous));
         continue;
       }
       report.problems.push(...compiled.problems);
-      this.good.set(file, { text, rules: compiled.rules });
+      this.good.set(file, { text, rules: compiled.rules, ...(compiled.gitleaks ? { gitleaks: compiled.gitleaks } : {}) });
       perFile.push({ file, ...compiled });
       report.changed = true;
     }
@@ -82,7 +86,9 @@ export class RuleWatcher {
       }
     }
     const next = assemble(perFile);
-    report.problems.push(...next.problems.filter((p) => p.field === 'id'));
+    // Problems across files (the per-file ones are reported above).
+    const own = new Set<RuleProblem>(perFile.flatMap((f) => f.problems));
+    report.problems.push(...next.problems.filter((p) => !own.has(p)));
     this.loaded = { ...next, problems: report.problems };
     this.onReload(report, this.loaded);
     return report;
