@@ -62,6 +62,12 @@ export function evaluate(event: ChatEvent, compiled: CompiledRules, options: Eva
   const maxDepth = options.maxDecodeDepth ?? DEFAULT_DECODE_DEPTH;
   const explain = options.explain;
 
+  /**
+   * Candidates a specific detector knew for what they are (a placeholder, an allowlisted or
+   * low-entropy value of its format): a broad fallback rule must not call them secrets either.
+   */
+  const known: { start: number; end: number; ruleId: string; check: string }[] = [];
+
   const visit = (text: string, toOriginal: (s: number, e: number) => [number, number], encodings: Encoding[]): void => {
     const s = subject(text);
     const candidates = compiled.prefilter.candidates(s.bytes, text);
@@ -70,12 +76,15 @@ export function evaluate(event: ChatEvent, compiled: CompiledRules, options: Eva
       const rule = compiled.active[index]!;
       if (!rule.inScope(event)) continue;
       const { spec } = rule;
-      const reject = explain
-        ? (r: Rejection) => {
-            const [start, end] = toOriginal(r.start, r.end);
-            explain({ ruleId: spec.id, start, end, redacted: redact(r.value), check: r.check, detail: r.detail, encodings });
-          }
-        : undefined;
+      const specific = !spec.match.fallback;
+      const reject =
+        explain || specific
+          ? (r: Rejection) => {
+              const [start, end] = toOriginal(r.start, r.end);
+              if (specific && (r.check === 'placeholder' || r.check === 'allowlist' || r.check === 'entropy')) known.push({ start, end, ruleId: spec.id, check: r.check });
+              explain?.({ ruleId: spec.id, start, end, redacted: redact(r.value), check: r.check, detail: r.detail, encodings });
+            }
+          : undefined;
       const spans = rule.find(s, event, reject);
       if (spans.length === 0) continue;
       const message = fill(rule.message, event, spec.id);
@@ -111,11 +120,16 @@ export function evaluate(event: ChatEvent, compiled: CompiledRules, options: Eva
   if (findings.length === 0 && fallbacks.length === 0) return findings;
   // Every match is masked in every excerpt, the suppressed fallbacks too.
   const masked = [...findings, ...fallbacks];
-  // A broad detector only speaks where no specific one did.
+  // A broad detector only speaks where no specific one did, or knew the value for a placeholder.
   for (const f of fallbacks) {
-    const specific = findings.find((g) => g.start < f.end && f.start < g.end);
-    if (!specific) findings.push(f);
-    else explain?.({ ruleId: f.ruleId, start: f.start, end: f.end, redacted: f.redacted, check: 'superseded', detail: `by ${specific.ruleId}`, encodings: f.encodings ?? [] });
+    const overlaps = (g: { start: number; end: number }) => g.start < f.end && f.start < g.end;
+    const specific = findings.find(overlaps);
+    const knownValue = specific ? undefined : known.find(overlaps);
+    if (!specific && !knownValue) findings.push(f);
+    else {
+      const detail = specific ? `by ${specific.ruleId}` : `by ${knownValue!.ruleId}, which turned the value down (${knownValue!.check})`;
+      explain?.({ ruleId: f.ruleId, start: f.start, end: f.end, redacted: f.redacted, check: 'superseded', detail, encodings: f.encodings ?? [] });
+    }
   }
   for (const f of findings) f.excerpt = excerpt(event.text, f, masked);
   return findings;
