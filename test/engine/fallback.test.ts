@@ -21,7 +21,7 @@ describe('fallback rules', () => {
     const heard: Explanation[] = [];
     const explain = (e: Explanation) => heard.push(e);
     expect(evaluate(event('key=acme_DOCSvaXdnv6asntY3ymqYw9Q'), rules, { explain })).toEqual([]);
-    expect(evaluate(event('key=acme_aaaaaaaaaaaaaaaaaaaaaaaa'), rules, { explain })).toEqual([]);
+    expect(evaluate(event('key=acme_abababababababababababab'), rules, { explain })).toEqual([]);
     expect(heard.filter((e) => e.ruleId === 'broad').map((e) => e.detail)).toEqual([
       'by acme-key, which turned the value down (allowlist)',
       'by acme-key, which turned the value down (entropy)',
