@@ -8,7 +8,8 @@ import type { ChatEvent } from '../../src/engine/types';
 const rule = (spec: Record<string, unknown>) => compileRule(ruleSchema.parse({ category: 'secret', severity: 'high', actions: ['notify'], ...spec }), 'test');
 const rules = ruleSet([
   rule({ id: 'acme-key', description: 'Acme key', match: { regex: '\\b(acme_[A-Za-z0-9]{24})\\b', anchors: ['acme_'], entropy: 3 }, allow: ['^acme_DOCS'] }),
-  rule({ id: 'broad', description: 'anything after key=', match: { regex: 'key=([A-Za-z0-9_]{20,})', anchors: ['key='], fallback: true } }),
+  // A policy rule: no placeholder filter of its own, so only the specific detector's judgement can stop it.
+  rule({ id: 'broad', category: 'policy', description: 'anything after key=', match: { regex: 'key=([A-Za-z0-9_]{20,})', anchors: ['key='], fallback: true } }),
 ]);
 const event = (text: string): ChatEvent => ({ source: 'slack', team: 'T1', channel: 'C1', user: 'U1', ts: '1.1', eventType: 'message', text });
 
