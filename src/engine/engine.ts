@@ -91,8 +91,11 @@ export function evaluate(event: ChatEvent, compiled: CompiledRules, options: Eva
       const into = spec.match.fallback ? fallbacks : findings;
       for (const span of spans) {
         const [start, end] = toOriginal(span.start, span.end);
-        // A layer that re-reads text already read (JSON escapes undone) finds the same secrets again.
-        if (encodings.length > 0 && into.some((f) => f.ruleId === spec.id && f.start < end && start < f.end)) continue;
+        // What an encoded piece holds counts only where no specific detector already named the text: a
+        // token found as it stands (or a layer re-reading it, JSON escapes undone) is not found again
+        // inside. A broad fallback's finding on the encoded blob gives way to a specific one inside it.
+        const overlaps = (f: Finding) => f.start < end && start < f.end;
+        if (encodings.length > 0 && (findings.some(overlaps) || (!specific && fallbacks.some(overlaps)))) continue;
         into.push({
           ruleId: spec.id,
           description: spec.description,

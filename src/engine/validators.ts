@@ -20,34 +20,143 @@ export function luhn(s: string): boolean {
   return d.length > 0 && sum % 10 === 0;
 }
 
-/** Issuer prefixes and the lengths each issuer uses. */
-const issuers: { prefix: (d: string) => boolean; lengths: number[] }[] = [
-  { prefix: (d) => d.startsWith('4'), lengths: [13, 16, 19] }, // Visa
-  { prefix: (d) => /^5[1-5]/.test(d) || (+d.slice(0, 4) >= 2221 && +d.slice(0, 4) <= 2720), lengths: [16] }, // Mastercard
-  { prefix: (d) => /^3[47]/.test(d), lengths: [15] }, // American Express
-  { prefix: (d) => /^(?:6011|65|64[4-9])/.test(d), lengths: [16, 19] }, // Discover
-  { prefix: (d) => +d.slice(0, 4) >= 3528 && +d.slice(0, 4) <= 3589, lengths: [16, 17, 18, 19] }, // JCB
-  { prefix: (d) => /^(?:30[0-5]|36|38)/.test(d), lengths: [14, 16] }, // Diners Club
-  { prefix: (d) => /^62/.test(d), lengths: [16, 17, 18, 19] }, // UnionPay
+/** The number formed by the first `n` digits of `d`. */
+const lead = (d: string, n: number) => Number(d.slice(0, n));
+const between = (d: string, n: number, lo: number, hi: number) => d.length >= n && lead(d, n) >= lo && lead(d, n) <= hi;
+const span = (lo: number, hi: number) => Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
+
+/**
+ * Card networks: their issuer identification number (IIN) ranges and the lengths of their primary
+ * account numbers (ISO/IEC 7812-1; each network publishes its own ranges). All use the Luhn check
+ * digit. Maestro is limited to its dedicated IINs: its full range (50, 56-69) would take in any
+ * 12-digit order number that happens to pass Luhn. Discover, JCB and Diners issue 16 (Diners 36: 14)
+ * and 19 digits; the 17 and 18 their acceptance rules allow for are left out, because 17- and
+ * 18-digit numbers in chat are ids (Discord and Twitter snowflakes, also inside Discord bot tokens).
+ */
+const networks: { name: string; prefix: (d: string) => boolean; lengths: number[] }[] = [
+  { name: 'Visa', prefix: (d) => d.startsWith('4'), lengths: [13, 16, 19] },
+  { name: 'Mastercard', prefix: (d) => between(d, 2, 51, 55) || between(d, 4, 2221, 2720), lengths: [16] },
+  { name: 'American Express', prefix: (d) => /^3[47]/.test(d), lengths: [15] },
+  { name: 'Discover', prefix: (d) => /^(?:6011|64[4-9]|65)/.test(d) || between(d, 6, 622126, 622925), lengths: [16, 19] },
+  { name: 'JCB', prefix: (d) => between(d, 4, 3528, 3589), lengths: [16, 19] },
+  // Discover's IIN table: 36 from 14 digits; 300-305, 3095, 38-39 from 16.
+  { name: 'Diners Club International', prefix: (d) => d.startsWith('36'), lengths: [14, 16, 19] },
+  { name: 'Diners Club International', prefix: (d) => /^(?:30[0-5]|3095|3[89])/.test(d), lengths: [16, 19] },
+  { name: 'UnionPay', prefix: (d) => d.startsWith('62'), lengths: span(16, 19) },
+  { name: 'Maestro', prefix: (d) => /^(?:5018|5020|5038|5893|6304|6759|676[1-3])/.test(d), lengths: span(12, 19) },
+  { name: 'Mir', prefix: (d) => between(d, 4, 2200, 2204), lengths: span(16, 19) },
+  { name: 'RuPay', prefix: (d) => /^(?:60|65|81|82|508)/.test(d), lengths: [16] },
+  { name: 'Dankort', prefix: (d) => d.startsWith('5019'), lengths: [16] },
+  { name: 'UATP', prefix: (d) => d.startsWith('1'), lengths: [15] },
 ];
 
-/** A payment card number: an issuer's prefix and length, and a valid Luhn check digit. */
-export function paymentCard(s: string): boolean {
+/** The card network a number's prefix and length belong to, if any (the first that fits). */
+export function cardNetwork(s: string): string | undefined {
   const d = digitsOf(s);
-  if (!issuers.some((i) => i.prefix(d) && i.lengths.includes(d.length))) return false;
-  // Mixed separators ("4111 1111-1111") are not how anyone writes a card.
-  const seps = new Set(s.replace(/\d/g, ''));
-  return seps.size <= 1 && luhn(d);
+  return networks.find((n) => n.prefix(d) && n.lengths.includes(d.length))?.name;
 }
 
-/** A US SSN outside the ranges the SSA never issues (area 000, 666, 900-999; group 00; serial 0000). */
+/**
+ * One separator, used throughout: none ("4111111111111111"), or single spaces or single dashes
+ * between groups of digits. Mixed separators ("4111 1111-1111") are not how anyone writes a number.
+ */
+function oneSeparator(s: string): boolean {
+  const seps = s.replace(/\d/g, '');
+  return seps.length === 0 || (/^(?: +|-+)$/.test(seps) && !/[ -]{2}/.test(s) && /^\d/.test(s) && /\d$/.test(s));
+}
+
+/** A payment card number: a network's IIN range and length, one kind of separator, and a valid Luhn check digit. */
+export function paymentCard(s: string): boolean {
+  return cardNetwork(s) !== undefined && oneSeparator(s) && luhn(s);
+}
+
+/**
+ * A US SSN outside the ranges the SSA never issues (area 000, 666, 900-999; group 00; serial
+ * 0000), written bare or AAA-GG-SSSS with one kind of separator (dash, space or dot).
+ */
 export function usSsn(s: string): boolean {
   const d = digitsOf(s);
-  if (d.length !== 9) return false;
+  if (d.length !== 9 || !/^\d{9}$|^\d{3}([ .-])\d{2}\1\d{4}$/.test(s)) return false;
   const area = +d.slice(0, 3);
   const group = +d.slice(3, 5);
   const serial = +d.slice(5);
   return area !== 0 && area !== 666 && area < 900 && group !== 0 && serial !== 0;
+}
+
+/**
+ * The IRS's ITIN: nine digits beginning with 9 whose fourth and fifth digits fall in 50-65, 70-88,
+ * 90-92 or 94-99 (93 is the ATIN; the other 9XX numbers are IRS-internal). Written 9XX-XX-XXXX.
+ */
+export function usItin(s: string): boolean {
+  const d = digitsOf(s);
+  if (d.length !== 9 || d[0] !== '9' || !/^\d{9}$|^\d{3}([ -])\d{2}\1\d{4}$/.test(s)) return false;
+  const middle = +d.slice(3, 5);
+  return (middle >= 50 && middle <= 65) || (middle >= 70 && middle <= 88) || (middle >= 90 && middle <= 92) || middle >= 94;
+}
+
+/** Verhoeff's tables: multiplication in the dihedral group D5, and the permutation applied by position. */
+const VERHOEFF_D = [
+  [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+  [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+  [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+  [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+  [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+  [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+  [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+  [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+  [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+];
+const VERHOEFF_P = [
+  [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
+  [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+  [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
+  [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
+  [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+  [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
+  [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
+];
+
+/** Verhoeff's check (detects every single-digit error and every adjacent transposition) over the digits of `s`. */
+export function verhoeff(s: string): boolean {
+  const d = digitsOf(s);
+  let c = 0;
+  for (let i = 0; i < d.length; i++) c = VERHOEFF_D[c]![VERHOEFF_P[i % 8]![d.charCodeAt(d.length - 1 - i) - 48]!]!;
+  return d.length > 1 && c === 0;
+}
+
+/**
+ * An Aadhaar number (UIDAI): 12 digits, the first neither 0 nor 1, the last a Verhoeff check
+ * digit; written bare or in groups of four (XXXX XXXX XXXX).
+ */
+export function aadhaar(s: string): boolean {
+  const d = digitsOf(s);
+  return d.length === 12 && /^[2-9]/.test(d) && /^\d{12}$|^\d{4}([ -])\d{4}\1\d{4}$/.test(s) && verhoeff(d);
+}
+
+/**
+ * A Canadian Social Insurance Number: 9 digits with a Luhn check digit, written bare or 3-3-3.
+ * The first digit is the region of registration (1-7) or 9 for temporary residents; 0 and 8 are
+ * not assigned (the fictitious 046 454 286 of the government's own examples starts with 0).
+ */
+export function canadaSin(s: string): boolean {
+  const d = digitsOf(s);
+  return d.length === 9 && /^[1-79]/.test(d) && /^\d{9}$|^\d{3}([ -])\d{3}\1\d{3}$/.test(s) && luhn(d);
+}
+
+/** NINO prefixes HMRC has never allocated and never will. */
+const ninoUnallocated = new Set(['BG', 'GB', 'KN', 'NK', 'NT', 'TN', 'ZZ']);
+
+/**
+ * A UK National Insurance number (HMRC NIM39110): two prefix letters, six digits, a suffix A-D,
+ * optionally spaced (QQ 12 34 56 C). Neither prefix letter is D, F, I, Q, U or V; the second is
+ * not O; BG, GB, KN, NK, NT, TN and ZZ are not used.
+ */
+export function ukNino(s: string): boolean {
+  const v = s.replace(/ /g, '').toUpperCase();
+  if (!/^[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]$/.test(v)) return false;
+  return !ninoUnallocated.has(v.slice(0, 2));
 }
 
 /** IBAN lengths by country (ISO 13616 registry). */
@@ -116,6 +225,11 @@ export const validators = {
   luhn,
   'payment-card': paymentCard,
   'us-ssn': usSsn,
+  'us-itin': usItin,
+  verhoeff,
+  aadhaar,
+  'canada-sin': canadaSin,
+  'uk-nino': ukNino,
   iban,
   jwt,
   'mixed-alnum': mixedAlnum,
