@@ -2,7 +2,7 @@
 import RE2 from 're2';
 import { shannonEntropy } from './entropy';
 import { isPlaceholder } from './placeholders';
-import type { Gate } from './prefilter';
+import { LONG_RUN, type Gate } from './prefilter';
 import type { RuleSpec } from './schema';
 import { compileSql, SqlRuleError } from './sql';
 import type { Action, ChatEvent } from './types';
@@ -22,6 +22,8 @@ export interface Span {
 export interface Subject {
   text: string;
   bytes: Buffer;
+  /** [start, end) byte offsets of the runs of 12+ digits, when the prefilter has found them. */
+  longRuns?: number[];
   /** Byte offset in `bytes` → UTF-16 offset in `text`. */
   charOffset(byteOffset: number): number;
 }
@@ -140,6 +142,64 @@ function allowTest(spec: RuleSpec): (t: AllowTarget) => string | undefined {
   };
 }
 
+/** `pattern` with every capturing group made non-capturing (escapes and character classes respected). */
+export function withoutCaptures(pattern: string): string {
+  let out = '';
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i]!;
+    if (ch === '\\') {
+      out += ch + (pattern[i + 1] ?? '');
+      i += 1;
+    } else if (inClass) {
+      if (ch === ']') inClass = false;
+      out += ch;
+    } else if (ch === '[') {
+      inClass = true;
+      out += ch;
+      // A ] right after [ or [^ is a literal member, not the end of the class.
+      if (pattern[i + 1] === '^') out += pattern[++i];
+      if (pattern[i + 1] === ']') out += pattern[++i];
+    } else if (ch === '(' && pattern[i + 1] !== '?') {
+      out += '(?:';
+    } else if (ch === '(') {
+      const named = /^\(\?P?<[A-Za-z_][A-Za-z0-9_]*>/.exec(pattern.slice(i));
+      if (named) {
+        out += '(?:';
+        i += named[0].length - 1;
+      } else out += ch;
+    } else out += ch;
+  }
+  return out;
+}
+
+/** Runs of digits, single spaces or dashes between them (as the prefilter counts digit runs). */
+const DIGIT_RUN = /[0-9](?:[ -]?[0-9])+/g;
+
+/** The digits of `bytes` in [start, end), separators dropped. */
+function digitsIn(bytes: Buffer, start: number, end: number): string {
+  let d = '';
+  for (let i = start; i < end; i++) if (bytes[i]! >= 48 && bytes[i]! <= 57) d += String.fromCharCode(bytes[i]!);
+  return d;
+}
+
+/** Whether the leading `min`..19 digits of some digit run in the subject pass `check`. */
+function someDigitRunPasses(s: Subject, min: number, check: (digits: string) => boolean): boolean {
+  const passes = (digits: string) => {
+    for (let n = min; n <= Math.min(19, digits.length); n++) if (check(digits.slice(0, n))) return true;
+    return false;
+  };
+  // The prefilter has already found the long runs on its pass over the bytes.
+  if (s.longRuns && min >= LONG_RUN) {
+    for (let k = 0; k < s.longRuns.length; k += 2) if (passes(digitsIn(s.bytes, s.longRuns[k]!, s.longRuns[k + 1]!))) return true;
+    return false;
+  }
+  DIGIT_RUN.lastIndex = 0;
+  let run: RegExpExecArray | null;
+  while ((run = DIGIT_RUN.exec(s.text)) !== null) if (passes(run[0].replace(/[ -]/g, ''))) return true;
+  return false;
+}
+
 /** The line of `text` around [start, end). */
 function lineAround(text: string, start: number, end: number): string {
   const from = text.lastIndexOf('\n', start - 1) + 1;
@@ -153,21 +213,37 @@ function regexFinder(spec: RuleSpec, allowed: (t: AllowTarget) => string | undef
   const groups = new RE2(`${m.regex!}|`, m.flags ?? '').exec('')?.length ?? 1;
   const group = m.secret_group ?? (groups > 1 ? 1 : 0);
   if (group >= groups) throw new RuleCompileError('match.secret_group', `the regex has ${groups - 1} capture groups; secret_group ${group} does not exist`);
+  // RE2 finds where a match is with its fast automaton only when it need not report groups: locate
+  // whole matches with a group-free copy, then take the group from the (short) match alone.
+  const locate = group === 0 ? re : re2(withoutCaptures(m.regex!), `g${m.flags ?? ''}u`, 'match.regex');
+  const inMatch = re2(m.regex!, `${m.flags ?? ''}u`, 'match.regex');
+  const groupOf = (whole: Buffer, at: number, text: Buffer): Buffer | undefined => {
+    if (group === 0) return whole;
+    const g = inMatch.exec(whole) as BufferMatch | null;
+    if (g && g.index === 0 && g[0].length === whole.length) return g[group];
+    // The match read alone parsed differently (context at its edges): read it in place.
+    re.lastIndex = at;
+    const again = re.exec(text) as BufferMatch | null;
+    return again && again.index === at ? again[group] : undefined;
+  };
   const checks = (m.validate ?? []).map((v) => ({ name: v, check: validators[v] }));
   const judgePlaceholders = spec.category === 'secret' || spec.category === 'pii';
+  const digitsCheck = m.digits_validate ? validators[m.digits_validate] : undefined;
+  const minDigits = m.min_digit_run ?? 0;
   const find = (s: Subject, _event: ChatEvent, reject?: (r: Rejection) => void): Span[] => {
+    if (digitsCheck && !someDigitRunPasses(s, minDigits, digitsCheck)) return [];
     // A yes/no scan is several times cheaper than finding where a match is: ask it first.
-    re.lastIndex = 0;
-    if (!re.test(s.bytes)) return [];
+    locate.lastIndex = 0;
+    if (!locate.test(s.bytes)) return [];
     const spans: Span[] = [];
-    re.lastIndex = 0;
+    locate.lastIndex = 0;
     let hit: BufferMatch | null;
-    while (spans.length < MAX_SPANS && (hit = re.exec(s.bytes) as BufferMatch | null) !== null) {
+    while (spans.length < MAX_SPANS && (hit = locate.exec(s.bytes) as BufferMatch | null) !== null) {
       if (hit[0].length === 0) {
-        re.lastIndex += 1;
+        locate.lastIndex += 1;
         continue;
       }
-      const bytes = hit[group];
+      const bytes = groupOf(hit[0], hit.index, s.bytes);
       if (!bytes || bytes.length === 0) continue;
       const value = bytes.toString('utf8');
       const startByte = group === 0 ? hit.index : hit.index + hit[0].indexOf(bytes);

@@ -72,6 +72,7 @@ export function evaluate(event: ChatEvent, compiled: CompiledRules, options: Eva
     const s = subject(text);
     const candidates = compiled.prefilter.candidates(s.bytes, text);
     const hints = compiled.prefilter.hints;
+    s.longRuns = compiled.prefilter.longRuns;
     for (const index of candidates) {
       const rule = compiled.active[index]!;
       if (!rule.inScope(event)) continue;

@@ -16,7 +16,7 @@ export interface Gate {
    * A character shape the text must contain: `A` an upper-case letter, `a` a lower-case letter,
    * `9` a digit, anything else itself (e.g. `AA99` for an IBAN's start, `999-99-9999`).
    */
-  shape?: string;
+  shape?: string | string[];
   /** Literals that must all occur, case as written; checked once the other gates are open. */
   requires?: string[];
 }
@@ -25,13 +25,11 @@ export interface Gate {
  * A shape as a JavaScript regular expression. Safe without RE2: a fixed-length sequence of
  * single-character classes cannot backtrack more than its own length at each position.
  */
-export function shapeRegex(shape: string): RegExp {
-  const classes = [...shape].map((ch) => (ch === 'A' ? '[A-Z]' : ch === 'a' ? '[a-z]' : ch === '9' ? '[0-9]' : ch.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')));
-  return new RegExp(classes.join(''));
+export function shapeRegex(shape: string | string[]): RegExp {
+  const one = (s: string) => [...s].map((ch) => (ch === 'A' ? '[A-Z]' : ch === 'a' ? '[a-z]' : ch === '9' ? '[0-9]' : ch.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'))).join('');
+  return new RegExp((Array.isArray(shape) ? shape : [shape]).map(one).join('|'));
 }
 
-/** ASCII; `state >>> 7` undoes the pre-multiplication by it. */
-const ALPHABET = 128;
 
 /**
  * One lookup per byte: the low 7 bits are the character the automaton reads (upper case folded
@@ -65,6 +63,8 @@ const BYTE = Uint16Array.from({ length: 256 }, (_, b) => {
 });
 /** Upper case, lower case and a digit (bit 8: the digit class) seen in one base64 run. */
 const MIXED = UPPER | LOWER | (1 << 8);
+/** Digit runs this long or longer are recorded (`longRuns`): where card-length numbers can be. */
+export const LONG_RUN = 12;
 /** `hints` bits: what encodings the last text may hold. */
 export const HINT_BASE64 = 1;
 export const HINT_HEX = 2;
@@ -74,16 +74,25 @@ const BASE64_RUN = 20;
 /** Hex of text: 16 bytes whose high digits are all 2-7; a digest's are not. */
 const HEX_RUN = 32;
 
-/** Bit 0 of a pre-multiplied state marks a state that emits rules. */
-const EMITS = 1;
-const STATE = ~(ALPHABET - 1);
 
 export class Prefilter {
-  /** Dense DFA over ASCII, states pre-multiplied by 128 (bit 0: the state emits): next[state + byte]. */
-  private readonly next: Int32Array;
+  /**
+   * Dense DFA over byte classes: next[(state << shift) | class] is the next state, with the
+   * `emits` bit set when it emits rules. 16-bit entries while the states fit, to stay in cache.
+   */
+  private readonly next: Uint16Array | Uint32Array;
+  /** The bit of a `next` entry that marks a state emitting rules; the bits below it are the state. */
+  private readonly emits: number;
   /** Rule indexes whose anchor ends at each state (including via failure links). */
   private readonly output: Int32Array[];
-  private readonly ungated: number[] = [];
+  /** Rules with no anchors: gated by digit runs or shapes alone. */
+  private readonly noAnchor: number[];
+  /** BYTE with the low 7 bits replaced by the byte's column: the automaton reads classes, not characters. */
+  private readonly byteTable: Uint16Array;
+  /** log2 of the table's width (64 or 128 columns). */
+  private readonly shift: number;
+  /** Rules marked in the current text, in the order first seen. */
+  private readonly hits: number[] = [];
   private readonly minRun: Int32Array;
   /** Anchors with non-ASCII characters, checked with includes() on the lowercased text. */
   private readonly wideAnchors: { anchor: string; rule: number }[] = [];
@@ -99,16 +108,25 @@ export class Prefilter {
    * Only then is decoding worth trying; computed in the same pass as the anchors.
    */
   hints = 0;
+  /** After `candidates`: [start, end) byte offsets of each run of LONG_RUN+ digits (single spaces or dashes inside). */
+  longRuns: number[] = [];
 
   constructor(gates: Gate[]) {
     this.minRun = Int32Array.from(gates.map((g) => g.minDigitRun));
+    this.noAnchor = gates.flatMap((g, rule) => (g.anchors.length === 0 ? [rule] : []));
     this.ruleShape = gates.map((g) => (g.shape ? shapeRegex(g.shape) : undefined));
     this.ruleRequires = gates.map((g) => (g.requires?.length ? g.requires : undefined));
     this.mark = new Int32Array(gates.length);
+    // Only the characters anchors use need columns of their own; every other byte reads as class 0.
+    const used = [...new Set(gates.flatMap((g) => g.anchors.filter((a) => /^[\x00-\x7f]+$/.test(a)).flatMap((a) => [...a.toLowerCase()])))].sort();
+    const classOf = new Uint8Array(128);
+    used.forEach((ch, i) => (classOf[ch.charCodeAt(0)] = i + 1));
+    const width = used.length < 64 ? 64 : 128;
+    this.shift = width === 64 ? 6 : 7;
+    this.byteTable = Uint16Array.from(BYTE, (v, b) => (v & ~0x7f) | (b < 128 ? classOf[b < 128 && b >= 65 && b <= 90 ? b | 0x20 : b]! : 0));
     const goto: Map<number, number>[] = [new Map()];
     const out: Set<number>[] = [new Set()];
     gates.forEach((g, rule) => {
-      if (g.anchors.length === 0) this.ungated.push(rule);
       for (const anchor of g.anchors) {
         if (!/^[\x00-\x7f]+$/.test(anchor)) {
           this.wideAnchors.push({ anchor: anchor.toLowerCase(), rule });
@@ -116,7 +134,7 @@ export class Prefilter {
         }
         let state = 0;
         for (const ch of anchor.toLowerCase()) {
-          const c = ch.charCodeAt(0);
+          const c = classOf[ch.charCodeAt(0)]!;
           let nxt = goto[state]!.get(c);
           if (nxt === undefined) {
             nxt = goto.length;
@@ -132,9 +150,9 @@ export class Prefilter {
     // Breadth-first failure links, folded into a dense transition table.
     const n = goto.length;
     const fail = new Int32Array(n);
-    const next = new Int32Array(n * ALPHABET);
+    const next = new Int32Array(n * width);
     const queue: number[] = [];
-    for (let c = 0; c < ALPHABET; c++) {
+    for (let c = 0; c < width; c++) {
       const s = goto[0]!.get(c);
       if (s !== undefined) {
         next[c] = s;
@@ -144,19 +162,21 @@ export class Prefilter {
     for (let qi = 0; qi < queue.length; qi++) {
       const s = queue[qi]!;
       for (const o of out[fail[s]!]!) out[s]!.add(o);
-      for (let c = 0; c < ALPHABET; c++) {
+      for (let c = 0; c < width; c++) {
         const t = goto[s]!.get(c);
         if (t !== undefined) {
-          fail[t] = next[fail[s]! * ALPHABET + c]!;
-          next[s * ALPHABET + c] = t;
+          fail[t] = next[fail[s]! * width + c]!;
+          next[s * width + c] = t;
           queue.push(t);
         } else {
-          next[s * ALPHABET + c] = next[fail[s]! * ALPHABET + c]!;
+          next[s * width + c] = next[fail[s]! * width + c]!;
         }
       }
     }
-    for (let i = 0; i < next.length; i++) next[i] = next[i]! * ALPHABET + (out[next[i]!]!.size > 0 ? EMITS : 0);
-    this.next = next;
+    this.emits = n < 0x8000 ? 0x8000 : 0x40000000;
+    const table = n < 0x8000 ? new Uint16Array(next.length) : new Uint32Array(next.length);
+    for (let i = 0; i < next.length; i++) table[i] = next[i]! | (out[next[i]!]!.size > 0 ? this.emits : 0);
+    this.next = table;
     this.output = out.map((o) => Int32Array.from(o));
   }
 
@@ -168,7 +188,9 @@ export class Prefilter {
       this.epoch = 0;
     }
     const epoch = ++this.epoch;
-    const { next, output, mark } = this;
+    const { next, output, mark, byteTable, shift, hits, emits } = this;
+    const stateBits = emits - 1;
+    hits.length = 0;
     let state = 0;
     let run = 0;
     let maxRun = 0;
@@ -177,16 +199,22 @@ export class Prefilter {
     let b64Run = 0;
     let b64Seen = 0;
     let hexRun = 0;
+    let runStart = 0;
+    let runEnd = 0;
+    const longRuns: number[] = [];
     for (let i = 0; i < bytes.length; i++) {
-      const v = BYTE[bytes[i]!]!;
+      const v = byteTable[bytes[i]!]!;
       const d = (v >>> 8) & 3;
       if (d === 1) {
+        if (run === 0) runStart = i;
         run += 1;
+        runEnd = i + 1;
         gap = false;
         if (run > maxRun) maxRun = run;
       } else if (d === 2 && run > 0 && !gap) {
         gap = true; // one separator keeps the run going
       } else {
+        if (run >= LONG_RUN) longRuns.push(runStart, runEnd);
         run = 0;
         gap = false;
       }
@@ -204,23 +232,39 @@ export class Prefilter {
         } else hexRun = 0;
       } else hexRun = 0;
       if (v & ESCAPE) hints |= HINT_ESCAPE;
-      state = next[(state & STATE) + (v & 0x7f)]!;
-      if (state & EMITS) {
-        const o = output[state >>> 7]!;
-        for (let k = 0; k < o.length; k++) mark[o[k]!] = epoch;
+      const to = next[(state << shift) | (v & 0x7f)]!;
+      state = to & stateBits;
+      if (to & emits) {
+        const o = output[state]!;
+        for (let k = 0; k < o.length; k++) {
+          const rule = o[k]!;
+          if (mark[rule] !== epoch) {
+            mark[rule] = epoch;
+            hits.push(rule);
+          }
+        }
       }
     }
+    if (run >= LONG_RUN) longRuns.push(runStart, runEnd);
     this.hints = hints;
+    this.longRuns = longRuns;
     // Non-ASCII text is longer in UTF-8 than in UTF-16 code units.
     if (bytes.length !== text.length && this.wideAnchors.length > 0) {
       const lower = text.toLowerCase();
-      for (const w of this.wideAnchors) if (lower.includes(w.anchor)) mark[w.rule] = epoch;
+      for (const w of this.wideAnchors) {
+        if (mark[w.rule] !== epoch && lower.includes(w.anchor)) {
+          mark[w.rule] = epoch;
+          hits.push(w.rule);
+        }
+      }
     }
-    for (const rule of this.ungated) mark[rule] = epoch;
+    for (const rule of this.noAnchor) hits.push(rule);
+    // Rule order decides the order of findings: ascending, as the rules were given.
+    if (hits.length > 1) hits.sort((a, b) => a - b);
     const result: number[] = [];
     const { minRun, ruleShape, ruleRequires } = this;
-    for (let rule = 0; rule < mark.length; rule++) {
-      if (mark[rule] !== epoch || maxRun < minRun[rule]!) continue;
+    for (const rule of hits) {
+      if (maxRun < minRun[rule]!) continue;
       const shape = ruleShape[rule];
       if (shape && !shape.test(text)) continue;
       const requires = ruleRequires[rule];

@@ -25,9 +25,18 @@ export const matchSchema = z
     min_digit_run: z.number().int().nonnegative().optional(),
     /**
      * A shape the text must contain for `regex` to be tried: A an upper-case letter, a a
-     * lower-case letter, 9 a digit, any other character itself. E.g. AA99, 999-99-9999.
+     * lower-case letter, 9 a digit, any other character itself. E.g. AA99, 999-99-9999. A list:
+     * the text must contain one of them.
      */
-    shape: z.string().regex(/^[^\s]{2,31}$/, '2 to 31 characters, no spaces').optional(),
+    shape: z
+      .union([z.string().regex(/^[^\t\n]{2,31}$/, '2 to 31 characters on one line'), z.array(z.string().regex(/^[^\t\n]{2,31}$/, '2 to 31 characters on one line')).min(1)])
+      .optional(),
+    /**
+     * A validator (e.g. payment-card) that the leading digits of some digit run in the text must
+     * pass, at some length from min_digit_run to 19, for `regex` to be tried: a cheap JavaScript
+     * gate that spares checksummed-number rules an RE2 search on numbers that cannot pass.
+     */
+    digits_validate: validatorName.optional(),
     /** Literals that must all occur (case as written) for `regex` to be tried. */
     requires: z.array(z.string().min(1)).min(1).optional(),
     /** The capture group holding the value; default 1 when the regex has groups, else the whole match. */
@@ -45,8 +54,9 @@ export const matchSchema = z
     if (kinds.length !== 1) {
       ctx.addIssue({ code: 'custom', message: `exactly one of keywords, regex or sql is required${kinds.length ? ` (found ${kinds.join(' and ')})` : ''}` });
     }
+    if (m.digits_validate !== undefined && !m.min_digit_run) ctx.addIssue({ code: 'custom', path: ['digits_validate'], message: 'digits_validate needs min_digit_run: the shortest number it checks' });
     if (m.regex === undefined) {
-      for (const k of ['flags', 'anchors', 'min_digit_run', 'shape', 'requires', 'secret_group', 'entropy', 'validate', 'fallback'] as const) {
+      for (const k of ['flags', 'anchors', 'min_digit_run', 'shape', 'digits_validate', 'requires', 'secret_group', 'entropy', 'validate', 'fallback'] as const) {
         if (m[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `${k} applies to regex rules only` });
       }
     }
