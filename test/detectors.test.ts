@@ -36,10 +36,12 @@ function corpus(): Labeled[] {
 }
 
 describe('built-in detectors', () => {
-  it('number at least 40 secret detectors and cover cards, SSNs and IBANs', () => {
+  it('number at least 150 secret detectors and cover cards, SSNs, ITINs, IBANs, NINOs, SINs and Aadhaar', () => {
     const secrets = rules.rules.filter((r) => r.spec.enabled && r.spec.category === 'secret');
-    expect(secrets.length).toBeGreaterThanOrEqual(40);
-    expect(detectors).toEqual(expect.arrayContaining(['credit-card', 'us-ssn', 'iban', 'private-key', 'jwt', 'password-assignment', 'connection-string-password', 'generic-api-secret']));
+    expect(secrets.length).toBeGreaterThanOrEqual(150);
+    expect(detectors).toEqual(
+      expect.arrayContaining(['credit-card', 'us-ssn', 'us-itin', 'iban', 'uk-nino', 'canada-sin', 'aadhaar', 'private-key', 'jwt', 'password-assignment', 'connection-string-password', 'generic-api-secret']),
+    );
     // Every detector has a generator, so every detector is measured.
     expect(detectors.filter((d) => !secretValues[d])).toEqual([]);
   });

@@ -98,6 +98,11 @@ export class Prefilter {
   private readonly wideAnchors: { anchor: string; rule: number }[] = [];
   /** The shape each rule needs, checked only once its other gates are open. */
   private readonly ruleShape: (RegExp | undefined)[];
+  /** Per rule, the index of its shape among the distinct shapes (-1: none): rules sharing a shape test it once per text. */
+  private readonly shapeIndex: Int32Array;
+  /** shapeSeen[i] === epoch: distinct shape i was tested on the current text, with result shapeHeld[i]. */
+  private readonly shapeSeen: Int32Array;
+  private readonly shapeHeld: Uint8Array;
   private readonly ruleRequires: (string[] | undefined)[];
   /** mark[rule] === epoch: the rule's anchor was seen in the current text. */
   private readonly mark: Int32Array;
@@ -115,6 +120,10 @@ export class Prefilter {
     this.minRun = Int32Array.from(gates.map((g) => g.minDigitRun));
     this.noAnchor = gates.flatMap((g, rule) => (g.anchors.length === 0 ? [rule] : []));
     this.ruleShape = gates.map((g) => (g.shape ? shapeRegex(g.shape) : undefined));
+    const distinct = [...new Set(this.ruleShape.flatMap((r) => (r ? [r.source] : [])))];
+    this.shapeIndex = Int32Array.from(this.ruleShape, (r) => (r ? distinct.indexOf(r.source) : -1));
+    this.shapeSeen = new Int32Array(distinct.length);
+    this.shapeHeld = new Uint8Array(distinct.length);
     this.ruleRequires = gates.map((g) => (g.requires?.length ? g.requires : undefined));
     this.mark = new Int32Array(gates.length);
     // Only the characters anchors use need columns of their own; every other byte reads as class 0.
@@ -185,6 +194,7 @@ export class Prefilter {
     if (this.epoch === 0x7fffffff) {
       // Int32 marks: start the epochs over rather than wrap into values that never match.
       this.mark.fill(0);
+      this.shapeSeen.fill(0);
       this.epoch = 0;
     }
     const epoch = ++this.epoch;
@@ -262,11 +272,17 @@ export class Prefilter {
     // Rule order decides the order of findings: ascending, as the rules were given.
     if (hits.length > 1) hits.sort((a, b) => a - b);
     const result: number[] = [];
-    const { minRun, ruleShape, ruleRequires } = this;
+    const { minRun, ruleShape, ruleRequires, shapeIndex, shapeSeen, shapeHeld } = this;
     for (const rule of hits) {
       if (maxRun < minRun[rule]!) continue;
-      const shape = ruleShape[rule];
-      if (shape && !shape.test(text)) continue;
+      const k = shapeIndex[rule]!;
+      if (k >= 0) {
+        if (shapeSeen[k] !== epoch) {
+          shapeSeen[k] = epoch;
+          shapeHeld[k] = ruleShape[rule]!.test(text) ? 1 : 0;
+        }
+        if (shapeHeld[k] === 0) continue;
+      }
       const requires = ruleRequires[rule];
       if (requires && !requires.every((r) => text.includes(r))) continue;
       result.push(rule);

@@ -36,7 +36,11 @@ const genericContexts: ((v: string, r: Rng) => string)[] = [
 
 /** A chat message leaking one fresh value of `detector`'s format. */
 export function leak(detector: string, r: Rng): string {
-  const value = secretValues[detector]!(r);
+  return sentenceFor(detector, secretValues[detector]!(r), r);
+}
+
+/** A chat message leaking `value` the way `detector`'s values are leaked (next to their name where they need it). */
+export function sentenceFor(detector: string, value: string, r: Rng): string {
   return pick(r, contexts[detector] ?? genericContexts)(value, r);
 }
 

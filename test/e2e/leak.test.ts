@@ -27,7 +27,7 @@ import { SlackSimulator } from '../../src/slack-sim/server';
 import { SIM_ADMIN_TOKEN, SIM_APP_TOKEN, SIM_BOT_TOKEN } from '../../src/slack-sim/workspace';
 import { freePort } from '../../src/stack/stack';
 import type { IncidentState } from '../../workflows/types';
-import { rng, secretValues } from '../corpus/generators';
+import { rng, secretValues, sentenceFor } from '../corpus/generators';
 import { eventually, terminateRunning } from '../support/harness';
 import { startProcess, type SentinelProcess } from '../support/processes';
 import { testClient, testCodec, testSecrets } from '../support/secrets';
@@ -38,38 +38,36 @@ const USERS = ['U0ALICE01', 'U0BOB0001', 'U0CAROL01'];
 const CHANNELS = ['C0GENERAL', 'C0ENGINEE'];
 const SIGNING_SECRET = 'leak-test-signing-secret';
 
-/** One secret per detector family (the id's first word: aws, github, stripe, …). */
+/**
+ * The detector families planted (an id's first word: aws, github, stripe, …): every family of the
+ * first pack, and some of each family file since, in their own shapes (headers, key files, PII);
+ * each family's first detector deletes (a notify-only one, such as a Sentry DSN, leaves the message).
+ * All 180 families would take minutes of CLI exports for no new kind of path through the system.
+ */
+const FAMILIES = new Set([
+  'aws', 'github', 'gitlab', 'slack', 'stripe', 'google', 'gcp', 'twilio', 'sendgrid', 'npm', 'pypi', 'openai', 'anthropic', 'azure',
+  'heroku', 'datadog', 'shopify', 'mailgun', 'mailchimp', 'digitalocean', 'linear', 'vault', 'doppler', 'databricks', 'atlassian',
+  'discord', 'telegram', 'square', 'private', 'jwt', 'password', 'connection', 'generic', 'credit', 'us', 'iban',
+  'huggingface', 'age', 'onepassword', 'cloudflare', 'grafana', 'newrelic', 'http', 'kubeconfig', 'uk', 'aadhaar',
+]);
+
+/** One secret per planted family. */
 function plantedSecrets(): { family: string; detector: string; secret: string }[] {
   const seen = new Set<string>();
   const out: { family: string; detector: string; secret: string }[] = [];
   const r = rng(20261121);
   for (const [detector, make] of Object.entries(secretValues)) {
     const family = detector.split('-')[0]!;
-    if (seen.has(family)) continue;
+    if (seen.has(family) || !FAMILIES.has(family)) continue;
     seen.add(family);
     out.push({ family, detector, secret: make(r) });
   }
   return out;
 }
 
-/** How each family is said in chat: some detectors need their label next to the value. */
+/** How each family is said in chat: as the corpus says it (some detectors need their label next to the value). */
 function sentence(detector: string, secret: string): string {
-  const labelled: Record<string, string> = {
-    'aws-secret-access-key': `aws_secret_access_key = ${secret}`,
-    'gcp-service-account-key': `{"type": "service_account", "project_id": "acme-prod", "private_key_id": "${secret}", "client_email": "ci@acme-prod.iam.gserviceaccount.com"}`,
-    'twilio-auth-token': `TWILIO_AUTH_TOKEN=${secret}`,
-    'heroku-api-key': `HEROKU_API_KEY=${secret}`,
-    'datadog-api-key': `DD_API_KEY=${secret}`,
-    'discord-bot-token': `DISCORD_TOKEN=${secret} for the discord bot`,
-    'azure-storage-account-key': `DefaultEndpointsProtocol=https;AccountName=acmeprod;AccountKey=${secret};EndpointSuffix=core.windows.net`,
-    'password-assignment': `the staging db password is ${secret}`,
-    'connection-string-password': `DATABASE_URL=postgres://app_svc:${secret}@db.internal.acme.io:5432/orders`,
-    'generic-api-secret': `api_key: ${secret}`,
-    'us-ssn': `SSN: ${secret}`,
-    'credit-card': `charge it to ${secret} please`,
-    iban: `wire it to ${secret} by Friday`,
-  };
-  return labelled[detector] ?? `here you go: ${secret} (rotate it later)`;
+  return sentenceFor(detector, secret, rng(detector.length));
 }
 
 /** Slack escapes &, < and > in message text: a secret may be stored in that form too. */
