@@ -56,4 +56,19 @@ describe('prefilter', () => {
     expect(hints('request 0f8fad5b-d9cb-469f-a165-70867728950e, commit 9fceb02d0ae598e95dc970b74767f19372d61af8')).toBe(0);
     expect(hints('Morning all! standup in 5')).toBe(0);
   });
+
+  it('records where the runs of 12 or more digits are, separators inside and not at their ends', () => {
+    const p = new Prefilter([gate({ anchors: ['x'] })]);
+    const runs = (text: string) => {
+      run(p, text);
+      const out: string[] = [];
+      for (let k = 0; k < p.longRuns.length; k += 2) out.push(text.slice(p.longRuns[k], p.longRuns[k + 1]));
+      return out;
+    };
+    expect(runs('card 4111 1111 1111 1111 x')).toEqual(['4111 1111 1111 1111']);
+    expect(runs('4111-1111-1111-1111- x')).toEqual(['4111-1111-1111-1111']);
+    expect(runs('a 4111111111111111')).toEqual(['4111111111111111']);
+    expect(runs('x 4111  1111 1111 1111 1111')).toEqual(['1111 1111 1111 1111']);
+    expect(runs('call 1234567890 or 555-0100')).toEqual([]);
+  });
 });

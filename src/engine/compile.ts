@@ -176,27 +176,54 @@ export function withoutCaptures(pattern: string): string {
 /** Runs of digits, single spaces or dashes between them (as the prefilter counts digit runs). */
 const DIGIT_RUN = /[0-9](?:[ -]?[0-9])+/g;
 
-/** The digits of `bytes` in [start, end), separators dropped. */
-function digitsIn(bytes: Buffer, start: number, end: number): string {
-  let d = '';
-  for (let i = start; i < end; i++) if (bytes[i]! >= 48 && bytes[i]! <= 57) d += String.fromCharCode(bytes[i]!);
-  return d;
-}
+/** Validators that a number must pass Luhn (mod 10) for: the digit gate tries Luhn first, all lengths in one pass. */
+const LUHN_FIRST = new Set(['luhn', 'payment-card', 'canada-sin']);
+/** Luhn's doubled digit: 2d, less 9 when that has two digits. */
+const DOUBLED = [0, 2, 4, 6, 8, 1, 3, 5, 7, 9];
 
-/** Whether the leading `min`..19 digits of some digit run in the subject pass `check`. */
-function someDigitRunPasses(s: Subject, min: number, check: (digits: string) => boolean): boolean {
-  const passes = (digits: string) => {
-    for (let n = min; n <= Math.min(19, digits.length); n++) if (check(digits.slice(0, n))) return true;
+/**
+ * Whether the leading `min`..19 digits of some digit run in the subject pass `check`. With
+ * `luhnFirst`, the Luhn sums of every length are kept in one pass over the digits, and `check` runs
+ * only for the lengths whose check digit is right (one in ten).
+ */
+function someDigitRunPasses(s: Subject, min: number, check: (digits: string) => boolean, luhnFirst: boolean): boolean {
+  const passes = (digits: number[]): boolean => {
+    // plain[p] / doubled[p]: the digits at even (p 0) or odd (p 1) index, as they are and doubled.
+    const plain = [0, 0];
+    const doubled = [0, 0];
+    const top = Math.min(19, digits.length);
+    for (let i = 0; i < top; i++) {
+      const d = digits[i]!;
+      plain[i & 1]! += d;
+      doubled[i & 1]! += DOUBLED[d]!;
+      const n = i + 1;
+      if (n < min) continue;
+      // The last digit (index n-1) is not doubled, the one before is, and so on leftwards.
+      const last = (n - 1) & 1;
+      if (luhnFirst && (plain[last]! + doubled[last ^ 1]!) % 10 !== 0) continue;
+      if (check(String.fromCharCode(...digits.slice(0, n).map((x) => x + 48)))) return true;
+    }
     return false;
+  };
+  const collect = (from: number, to: number, at: (i: number) => number): number[] => {
+    const out: number[] = [];
+    for (let i = from; i < to; i++) {
+      const c = at(i);
+      if (c >= 48 && c <= 57) out.push(c - 48);
+    }
+    return out;
   };
   // The prefilter has already found the long runs on its pass over the bytes.
   if (s.longRuns && min >= LONG_RUN) {
-    for (let k = 0; k < s.longRuns.length; k += 2) if (passes(digitsIn(s.bytes, s.longRuns[k]!, s.longRuns[k + 1]!))) return true;
+    for (let k = 0; k < s.longRuns.length; k += 2) if (passes(collect(s.longRuns[k]!, s.longRuns[k + 1]!, (i) => s.bytes[i]!))) return true;
     return false;
   }
   DIGIT_RUN.lastIndex = 0;
   let run: RegExpExecArray | null;
-  while ((run = DIGIT_RUN.exec(s.text)) !== null) if (passes(run[0].replace(/[ -]/g, ''))) return true;
+  while ((run = DIGIT_RUN.exec(s.text)) !== null) {
+    const t = run[0];
+    if (passes(collect(0, t.length, (i) => t.charCodeAt(i)))) return true;
+  }
   return false;
 }
 
@@ -229,9 +256,10 @@ function regexFinder(spec: RuleSpec, allowed: (t: AllowTarget) => string | undef
   const checks = (m.validate ?? []).map((v) => ({ name: v, check: validators[v] }));
   const judgePlaceholders = spec.category === 'secret' || spec.category === 'pii';
   const digitsCheck = m.digits_validate ? validators[m.digits_validate] : undefined;
+  const luhnFirst = m.digits_validate !== undefined && LUHN_FIRST.has(m.digits_validate);
   const minDigits = m.min_digit_run ?? 0;
   const find = (s: Subject, _event: ChatEvent, reject?: (r: Rejection) => void): Span[] => {
-    if (digitsCheck && !someDigitRunPasses(s, minDigits, digitsCheck)) return [];
+    if (digitsCheck && !someDigitRunPasses(s, minDigits, digitsCheck, luhnFirst)) return [];
     // A yes/no scan is several times cheaper than finding where a match is: ask it first.
     locate.lastIndex = 0;
     if (!locate.test(s.bytes)) return [];

@@ -204,44 +204,34 @@ export class Prefilter {
     let state = 0;
     let run = 0;
     let maxRun = 0;
-    let gap = false;
+    let gap = 0;
+    let span = 0;
     let hints = 0;
     let b64Run = 0;
     let b64Seen = 0;
     let hexRun = 0;
-    let runStart = 0;
-    let runEnd = 0;
     const longRuns: number[] = [];
+    // Branch-free updates where the byte kinds alternate unpredictably (letters, digits, spaces):
+    // a mispredicted branch per byte would cost more than the arithmetic.
     for (let i = 0; i < bytes.length; i++) {
       const v = byteTable[bytes[i]!]!;
-      const d = (v >>> 8) & 3;
-      if (d === 1) {
-        if (run === 0) runStart = i;
-        run += 1;
-        runEnd = i + 1;
-        gap = false;
-        if (run > maxRun) maxRun = run;
-      } else if (d === 2 && run > 0 && !gap) {
-        gap = true; // one separator keeps the run going
-      } else {
-        if (run >= LONG_RUN) longRuns.push(runStart, runEnd);
-        run = 0;
-        gap = false;
-      }
-      if (v & B64) {
-        b64Seen |= v;
-        if (++b64Run >= BASE64_RUN && (b64Seen & MIXED) === MIXED) hints |= HINT_BASE64;
-      } else {
-        b64Run = 0;
-        b64Seen = 0;
-      }
-      if (v & HEX) {
-        // Even positions hold the high digit of a byte: printable text keeps it within 2-7.
-        if ((hexRun & 1) === 1 || v & TEXT_NIBBLE) {
-          if (++hexRun >= HEX_RUN) hints |= HINT_HEX;
-        } else hexRun = 0;
-      } else hexRun = 0;
-      if (v & ESCAPE) hints |= HINT_ESCAPE;
+      const isDigit = (v >>> 8) & 1;
+      // A single space or dash inside a run of digits keeps it going.
+      const keep = ((v >>> 9) & 1 & (run > 0 ? 1 : 0) & (gap ^ 1)) | isDigit;
+      if (run >= LONG_RUN && keep === 0) longRuns.push(i - span, gap ? i - 1 : i);
+      run = (run + isDigit) * keep;
+      span = (span + 1) * keep;
+      gap = keep & (isDigit ^ 1);
+      if (run > maxRun) maxRun = run;
+      const inB64 = -((v >>> 10) & 1);
+      b64Run = (b64Run + 1) & inB64;
+      b64Seen = (b64Seen | v) & inB64;
+      if (b64Run >= BASE64_RUN && (b64Seen & MIXED) === MIXED) hints |= HINT_BASE64;
+      // Hex of text: even positions hold the high digit of a byte, which printable text keeps within 2-7.
+      const inHex = (v >>> 13) & 1 & ((hexRun & 1) | ((v >>> 14) & 1));
+      hexRun = (hexRun + 1) * inHex;
+      if (hexRun >= HEX_RUN) hints |= HINT_HEX;
+      hints |= (v >>> 13) & HINT_ESCAPE; // bit 15, % or \
       const to = next[(state << shift) | (v & 0x7f)]!;
       state = to & stateBits;
       if (to & emits) {
@@ -255,7 +245,7 @@ export class Prefilter {
         }
       }
     }
-    if (run >= LONG_RUN) longRuns.push(runStart, runEnd);
+    if (run >= LONG_RUN) longRuns.push(bytes.length - span, gap ? bytes.length - 1 : bytes.length);
     this.hints = hints;
     this.longRuns = longRuns;
     // Non-ASCII text is longer in UTF-8 than in UTF-16 code units.
