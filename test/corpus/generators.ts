@@ -12,7 +12,7 @@ import { family as generic } from './families/generic';
 import { family as messagingPayments } from './families/messaging-payments';
 import { family as monitoring } from './families/monitoring';
 import { family as pii } from './families/pii';
-import { ALNUM, chars, DIGITS, digits, HEX, int, luhnComplete, pick, UPPER, type Family, type Rng } from './random';
+import { ALNUM, chars, DIGITS, digits, genericContexts, HEX, int, luhnComplete, pick, UPPER, type Family, type Rng } from './random';
 
 export { chars, pick, rng, type Rng } from './random';
 
@@ -25,14 +25,6 @@ const contexts: Record<string, ((v: string, r: Rng) => string)[]> = Object.assig
 /** Near misses: the detector's format with a placeholder, mask or published example in it. */
 export const nearMisses: Record<string, string[]> = Object.assign({}, ...families.map((f) => f.nearMisses));
 
-const genericContexts: ((v: string, r: Rng) => string)[] = [
-  (v) => `here you go: ${v}`,
-  (v) => `can someone check why ${v} stopped working?`,
-  (v) => `\`${v}\``,
-  (v) => `${v}`,
-  (v) => `use this one for now ${v} and rotate later`,
-  (v) => `config:\n\`\`\`\nTOKEN=${v}\n\`\`\``,
-];
 
 /** A chat message leaking one fresh value of `detector`'s format. */
 export function leak(detector: string, r: Rng): string {

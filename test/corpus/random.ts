@@ -78,3 +78,13 @@ export interface Family {
   /** Per detector, texts in its format that are not leaks (placeholders, masks, published examples). */
   nearMisses: Record<string, string[]>;
 }
+
+/** How chat leaks a value that needs no label: bare, in sentences, in backticks, in a fenced config. */
+export const genericContexts: ((v: string, r: Rng) => string)[] = [
+  (v) => `here you go: ${v}`,
+  (v) => `can someone check why ${v} stopped working?`,
+  (v) => `\`${v}\``,
+  (v) => `${v}`,
+  (v) => `use this one for now ${v} and rotate later`,
+  (v) => `config:\n\`\`\`\nTOKEN=${v}\n\`\`\``,
+];

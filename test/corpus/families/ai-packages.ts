@@ -1,16 +1,11 @@
 /** Corpus generators for the ai-packages detectors (rules/secrets-ai-packages.yaml): fresh values of each format, how chat leaks them, near misses. */
-import { ALNUM, b64url, chars, DIGITS, HEX, int, LOWER, pick, token, UPPER, URLSAFE, type Family, type Rng } from '../random';
+import { ALNUM, b64url, chars, DIGITS, genericContexts, HEX, int, LOWER, pick, token, UPPER, URLSAFE, type Family, type Rng } from '../random';
 
 type Context = (v: string, r: Rng) => string;
 
 /** How chat leaks a prefixed token: bare, in sentences, fences, assignments, JSON, YAML, code, headers and URLs. */
 const wide: Context[] = [
-  (v) => `here you go: ${v}`,
-  (v) => `can someone check why ${v} stopped working?`,
-  (v) => `\`${v}\``,
-  (v) => `${v}`,
-  (v) => `use this one for now ${v} and rotate later`,
-  (v) => `config:\n\`\`\`\nTOKEN=${v}\n\`\`\``,
+  ...genericContexts,
   (v) => `export API_TOKEN="${v}"`,
   (v) => `{"token": "${v}", "ttl": 3600}`,
   (v) => `auth:\n  token: ${v}\n  retries: 3`,
