@@ -243,9 +243,9 @@ function regexFinder(spec: RuleSpec, allowed: (t: AllowTarget) => string | undef
   // RE2 finds where a match is with its fast automaton only when it need not report groups: locate
   // whole matches with a group-free copy, then take the group from the (short) match alone.
   const locate = group === 0 ? re : re2(withoutCaptures(m.regex!), `g${m.flags ?? ''}u`, 'match.regex');
-  const inMatch = re2(m.regex!, `${m.flags ?? ''}u`, 'match.regex');
+  const inMatch = group === 0 ? undefined : re2(m.regex!, `${m.flags ?? ''}u`, 'match.regex');
   const groupOf = (whole: Buffer, at: number, text: Buffer): Buffer | undefined => {
-    if (group === 0) return whole;
+    if (!inMatch) return whole;
     const g = inMatch.exec(whole) as BufferMatch | null;
     if (g && g.index === 0 && g[0].length === whole.length) return g[group];
     // The match read alone parsed differently (context at its edges): read it in place.

@@ -51,6 +51,9 @@ export interface Explanation {
   encodings: Encoding[];
 }
 
+/** Whether two spans share a character. */
+const overlap = (a: { start: number; end: number }, b: { start: number; end: number }) => a.start < b.end && b.start < a.end;
+
 /** Layers of encoding looked inside by default (gitleaks calls this the decode depth). */
 export const DEFAULT_DECODE_DEPTH = 2;
 
@@ -95,7 +98,8 @@ export function evaluate(event: ChatEvent, compiled: CompiledRules, options: Eva
         // What an encoded piece holds counts only where no specific detector already named the text: a
         // token found as it stands (or a layer re-reading it, JSON escapes undone) is not found again
         // inside. A broad fallback's finding on the encoded blob gives way to a specific one inside it.
-        const overlaps = (f: Finding) => f.start < end && start < f.end;
+        const here = { start, end };
+        const overlaps = (f: Finding) => overlap(f, here);
         if (encodings.length > 0 && (findings.some(overlaps) || (!specific && fallbacks.some(overlaps)))) continue;
         into.push({
           ruleId: spec.id,
@@ -126,7 +130,7 @@ export function evaluate(event: ChatEvent, compiled: CompiledRules, options: Eva
   const masked = [...findings, ...fallbacks];
   // A broad detector only speaks where no specific one did, or knew the value for a placeholder.
   for (const f of fallbacks) {
-    const overlaps = (g: { start: number; end: number }) => g.start < f.end && f.start < g.end;
+    const overlaps = (g: { start: number; end: number }) => overlap(g, f);
     const specific = findings.find(overlaps);
     const knownValue = specific ? undefined : known.find(overlaps);
     if (!specific && !knownValue) findings.push(f);
