@@ -4,6 +4,14 @@ import tseslint from 'typescript-eslint';
 
 const sandbox = 'workflow code runs in a deterministic sandbox: do IO in activities/ and import them as types only';
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
+const sandboxPaths = nodeBuiltins.map((name) => ({ name, message: sandbox }));
+const sandboxPatterns = [
+  { group: ['node:*'], message: sandbox },
+  {
+    group: ['nats', 'nats/*', '@slack/*', '@aws-sdk/*', '@temporalio/activity', '@temporalio/worker', '@temporalio/client', 'yaml', 'zod'],
+    message: sandbox,
+  },
+];
 
 export default tseslint.config(
   { ignores: ['node_modules/**', '.sentinel/**', 'coverage/**'] },
@@ -19,14 +27,26 @@ export default tseslint.config(
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: nodeBuiltins.map((name) => ({ name, message: sandbox })),
+          paths: sandboxPaths,
           patterns: [
-            { group: ['node:*'], message: sandbox },
-            {
-              group: ['nats', 'nats/*', '@slack/*', '@aws-sdk/*', '@temporalio/activity', '@temporalio/worker', '@temporalio/client', 'yaml', 'zod'],
-              message: sandbox,
-            },
-            { group: ['**/activities', '**/activities/*', '**/src/*', '**/src/**'], allowTypeImports: true, message: sandbox },
+            ...sandboxPatterns,
+            { group: ['**/activities', '**/activities/*', '**/src/*', '**/src/**'], message: `${sandbox}; what workflows share with activities and the detector lives in contract/` },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // contract/ is imported by workflow code, so it keeps to the sandbox's rules, and it depends on nothing of Sentinel's.
+    files: ['contract/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: sandboxPaths,
+          patterns: [
+            ...sandboxPatterns,
+            { group: ['**/workflows', '**/workflows/*', '**/activities', '**/activities/*', '**/src/*', '**/src/**'], message: 'contract/ depends on nothing of Sentinel: the others depend on it' },
           ],
         },
       ],
@@ -43,7 +63,10 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
-        { paths: [{ name: '@temporalio/workflow', message: 'activities run outside the workflow sandbox: @temporalio/workflow belongs in workflows/' }] },
+        {
+          paths: [{ name: '@temporalio/workflow', message: 'activities run outside the workflow sandbox: @temporalio/workflow belongs in workflows/' }],
+          patterns: [{ group: ['**/workflows', '**/workflows/*', '**/src/*', '**/src/**'], message: 'activities share types, ids and failure types with workflows through contract/ only' }],
+        },
       ],
     },
   },

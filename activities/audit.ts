@@ -3,12 +3,7 @@
  * stream (deny-delete, deny-purge), so the record outlives Temporal's history retention.
  */
 import type { JetStreamClient } from 'nats';
-import type { AuditRecord } from '../workflows/types';
-
-/** The subject of an incident's trail: audit.<incident id with / replaced by .>. */
-export function auditSubject(incidentId: string): string {
-  return `audit.${incidentId.replaceAll('/', '.')}`;
-}
+import { auditRecordId, auditSubject, type AuditRecord, type InternalActivities } from '../contract';
 
 export interface AuditWriter {
   /** Appends once: a retried append with the same `dedupeKey` is dropped by the stream. */
@@ -25,9 +20,8 @@ export function jetStreamAudit(js: JetStreamClient): AuditWriter {
 
 export function createAuditActivities(audit: AuditWriter) {
   return {
-    /** Appends a workflow decision or outcome; its seq makes a retried append a no-op. */
-    async appendAudit(record: AuditRecord): Promise<void> {
-      await audit.append(record, `${record.incidentId}#${record.seq ?? record.at}`);
+    async appendAudit(record) {
+      await audit.append(record, auditRecordId(record.incidentId, record.seq ?? record.at, record.chain));
     },
-  };
+  } satisfies Pick<InternalActivities, 'appendAudit'>;
 }

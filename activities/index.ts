@@ -1,10 +1,12 @@
 /**
  * Every activity, built from the clients the worker hands in. Three groups, three task queues:
  * the remediation queue (audit, offender reports, settings), the rate-limited Slack queue, and
- * the KMS queue whose workers alone hold KMS credentials.
+ * the KMS queue whose workers alone hold KMS credentials. Their interfaces live in contract/.
  */
+import type { InternalActivities } from '../contract';
 import { createAuditActivities, type AuditWriter } from './audit';
 import { createKmsActivities } from './kms';
+import type { NoticeLedger } from './notice-ledger';
 import { createOffenderActivities, type OffenderDeps } from './offender';
 import { createSettingsActivities, type SettingsDeps } from './settings';
 import { createSlackActivities, type SlackClients } from './slack';
@@ -16,7 +18,7 @@ export interface ActivityDeps {
 }
 
 /** Activities of the remediation task queue. */
-export function createActivities(deps: ActivityDeps) {
+export function createActivities(deps: ActivityDeps): InternalActivities {
   return {
     ...createAuditActivities(deps.audit),
     ...createOffenderActivities(deps.offender),
@@ -25,12 +27,8 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 /** Activities of the Slack task queue. */
-export function createSlackQueueActivities(slack: SlackClients, audit: AuditWriter) {
-  return createSlackActivities(slack, audit);
+export function createSlackQueueActivities(slack: SlackClients, ledger: NoticeLedger, audit: AuditWriter) {
+  return createSlackActivities(slack, ledger, audit);
 }
 
 export { createKmsActivities };
-
-export type Activities = ReturnType<typeof createActivities>;
-export type SlackActivities = ReturnType<typeof createSlackActivities>;
-export type KmsActivities = ReturnType<typeof createKmsActivities>;

@@ -4,7 +4,7 @@
  */
 import { DescribeKeyCommand, DisableKeyCommand, ScheduleKeyDeletionCommand, KMSServiceException, type KMSClient } from '@aws-sdk/client-kms';
 import { ApplicationFailure } from '@temporalio/common';
-import { FailureType } from '../workflows/failures';
+import { FailureType, parseKmsKeyArn, type KmsActivities } from '../contract';
 
 /** Errors retrying cannot fix. */
 const permanent = new Set(['NotFoundException', 'InvalidArnException', 'AccessDeniedException', 'ValidationException', 'UnsupportedOperationException', 'KMSInvalidStateException']);
@@ -16,19 +16,19 @@ function kmsFailure(err: unknown, keyArn: string): ApplicationFailure {
   return ApplicationFailure.create({ type: FailureType.KmsTransient, message });
 }
 
-const ARN = /^arn:aws:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/;
-
 /** A KMS client for a region: keys are revoked in the region their ARN names. */
 export type KmsClientFor = (region: string) => KMSClient;
 
 export function createKmsActivities(clientFor: KmsClientFor) {
   return {
     /** Disables the key, or schedules its deletion after `pendingDays`; already revoked counts as done. */
-    async revokeKey(r: { keyArn: string; action: 'disable' | 'schedule_deletion'; pendingDays: number }): Promise<{ outcome: 'revoked' | 'already_revoked'; keyState: string }> {
-      if (!ARN.test(r.keyArn)) {
+    async revokeKey(r) {
+      const arn = parseKmsKeyArn(r.keyArn);
+      if (!arn) {
         throw ApplicationFailure.create({ type: FailureType.KmsPermanent, nonRetryable: true, message: `not a KMS key ARN: ${JSON.stringify(r.keyArn)}` });
       }
-      const kms = clientFor(r.keyArn.split(':')[3]!);
+      // A multi-Region key is revoked in the Region its ARN names: each replica is a key of its own.
+      const kms = clientFor(arn.region);
       try {
         const described = await kms.send(new DescribeKeyCommand({ KeyId: r.keyArn }));
         const state = described.KeyMetadata?.KeyState ?? 'Unknown';
@@ -47,5 +47,5 @@ export function createKmsActivities(clientFor: KmsClientFor) {
         throw kmsFailure(err, r.keyArn);
       }
     },
-  };
+  } satisfies KmsActivities;
 }

@@ -1,7 +1,6 @@
 /** Reporting incidents to the user's offender workflow (an entity workflow, started on first report). */
 import type { Client } from '@temporalio/client';
-import type { EscalationLevel } from '../src/config';
-import type { Offense } from '../workflows/types';
+import { offenderId, type EscalationLevel, type InternalActivities } from '../contract';
 
 export interface OffenderDeps {
   temporal: Client;
@@ -9,15 +8,10 @@ export interface OffenderDeps {
   levels: EscalationLevel[];
 }
 
-/** offender/<source>/<team>/<user> */
-export function offenderId(source: string, team: string, user: string): string {
-  return `offender/${source}/${team}/${user}`;
-}
-
 export function createOffenderActivities(d: OffenderDeps) {
   return {
     /** Signals the offense, starting the user's offender workflow if it is not running. */
-    async reportOffense(r: { source: string; team: string; user: string; offense: Offense }): Promise<string> {
+    async reportOffense(r) {
       const workflowId = offenderId(r.source, r.team, r.user);
       await d.temporal.workflow.signalWithStart('offenderWorkflow', {
         workflowId,
@@ -28,5 +22,5 @@ export function createOffenderActivities(d: OffenderDeps) {
       });
       return workflowId;
     },
-  };
+  } satisfies Pick<InternalActivities, 'reportOffense'>;
 }

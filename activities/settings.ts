@@ -1,24 +1,21 @@
 /** The configuration incidents run with, handed to workflows through a (local) activity. */
-import type { Config } from '../src/config';
-import type { RemediationSettings } from '../workflows/types';
+import type { InternalActivities, RemediationSettings } from '../contract';
 
+/** What the worker's configuration says about remediation (src/config.ts reads it from the environment). */
 export interface SettingsDeps {
-  remediation: Config['remediation'];
-  kms: Config['kms'];
-  /** Task queues the workflow sends Slack and KMS work to. */
+  remediation: Pick<RemediationSettings, 'notifyMode' | 'securityChannel' | 'approvalTimeout' | 'approvalDefault'>;
+  kms: { action: RemediationSettings['kmsAction']; pendingDays: number; taskQueue: string; channelKeys: Record<string, string> };
+  /** The task queue the workflow sends Slack work to. */
   slackTaskQueue: string;
 }
-
-export type IncidentSettings = RemediationSettings & { slackTaskQueue: string; kmsTaskQueue: string; escalationSecurityChannel: string | undefined };
 
 export function createSettingsActivities(d: SettingsDeps) {
   return {
     /** Settings for an incident in `channel` (its customer-managed key included). */
-    async remediationSettings(channel: string): Promise<IncidentSettings> {
+    async remediationSettings(channel) {
       return {
         notifyMode: d.remediation.notifyMode,
         securityChannel: d.remediation.securityChannel,
-        escalationSecurityChannel: d.remediation.securityChannel,
         approvalTimeout: d.remediation.approvalTimeout,
         approvalDefault: d.remediation.approvalDefault,
         kmsAction: d.kms.action,
@@ -28,5 +25,5 @@ export function createSettingsActivities(d: SettingsDeps) {
         kmsTaskQueue: d.kms.taskQueue,
       };
     },
-  };
+  } satisfies Pick<InternalActivities, 'remediationSettings'>;
 }

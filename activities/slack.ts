@@ -1,12 +1,14 @@
 /**
  * Slack side effects of an incident. Each is idempotent: a retry after a success that was not
- * recorded (a worker died) does not delete, tell or post twice.
+ * recorded (a worker died) does not delete, tell or post twice. Posts are de-duplicated through the
+ * notice ledger (notice-ledger.ts) and Slack message metadata, whatever the number of messages since.
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { FailureType } from '../workflows/failures';
 import type { WebClient } from '@slack/web-api';
+import { FailureType, notifyKey, type MessageRef, type PostOutcome, type SlackActivities } from '../contract';
 import type { AuditWriter } from './audit';
+import type { NoticeLedger } from './notice-ledger';
 import { slackErrorCode, slackFailure } from './slack-failure';
 
 export interface SlackClients {
@@ -16,13 +18,11 @@ export interface SlackClients {
   bot?: WebClient;
 }
 
-export interface MessageRef {
-  channel: string;
-  ts: string;
-}
-
 /** Marks Sentinel's own posts so that a retry can find them (Slack message metadata). */
 const METADATA_TYPE = 'sentinel_notice';
+
+/** Clocks differ: a post is looked for from this long before its intent was written. */
+const CLOCK_SKEW_MS = 60_000;
 
 /** Records a failed attempt in the audit trail before Temporal retries it. */
 async function auditAttempt(audit: AuditWriter | undefined, incidentId: string | undefined, step: string, err: unknown): Promise<void> {
@@ -36,24 +36,74 @@ async function auditAttempt(audit: AuditWriter | undefined, incidentId: string |
     .catch(() => undefined); // the trail of attempts must never be what fails an attempt
 }
 
-export function createSlackActivities(slack: SlackClients, audit?: AuditWriter) {
+export function createSlackActivities(slack: SlackClients, ledger: NoticeLedger, audit?: AuditWriter) {
   const bot = () => {
     if (slack.bot) return slack.bot;
     throw ApplicationFailure.create({ type: FailureType.SlackPermanent, nonRetryable: true, message: 'SLACK_BOT_TOKEN is not configured on this worker; notifications need the bot token' });
   };
 
-  /** Posts `text` to `channel` unless a post with this key is already among its recent messages. */
-  async function postOnce(channel: string, text: string, key: string): Promise<'posted' | 'already_posted'> {
-    const history = await bot().conversations.history({ channel, limit: 50, include_all_metadata: true });
-    const seen = history.messages?.some((m) => (m as { metadata?: { event_payload?: { key?: string } } }).metadata?.event_payload?.key === key);
-    if (seen) return 'already_posted';
-    await bot().chat.postMessage({ channel, text, metadata: { event_type: METADATA_TYPE, event_payload: { key } } });
+  /** IM channel ids per user: Slack keeps one IM per user and bot, so one conversations.open each will do. */
+  const ims = new Map<string, string>();
+  async function imOf(user: string): Promise<string> {
+    let id = ims.get(user);
+    if (!id) {
+      id = (await bot().conversations.open({ users: user })).channel!.id!;
+      ims.set(user, id);
+    }
+    return id;
+  }
+
+  /** The post carrying `key` in `channel` since `sinceMs`, read page by page: by time, not by a count of recent messages. */
+  async function findPost(channel: string, key: string, sinceMs: number): Promise<string | undefined> {
+    const oldest = ((sinceMs - CLOCK_SKEW_MS) / 1000).toFixed(6);
+    let cursor: string | undefined;
+    do {
+      const page = await bot().conversations.history({ channel, oldest, limit: 200, include_all_metadata: true, ...(cursor ? { cursor } : {}) });
+      const hit = page.messages?.find((m) => (m as { metadata?: { event_payload?: { key?: string } } }).metadata?.event_payload?.key === key);
+      if (hit?.ts) return hit.ts;
+      cursor = page.response_metadata?.next_cursor || undefined;
+    } while (cursor);
+    return undefined;
+  }
+
+  /**
+   * Posts `text` to `channel` once per `key`. The intent is written down before the post and the
+   * outcome after; only a retry that finds an intent without an outcome (a worker died in between)
+   * reads the channel, from the intent's time on, to see whether the post went out.
+   */
+  async function postOnce(channel: string, text: string, key: string): Promise<PostOutcome> {
+    const record = await ledger.get(key);
+    if (record?.state === 'posted') return 'already_posted';
+    if (record?.state === 'intent') {
+      const ts = await findPost(channel, key, record.at);
+      if (ts) {
+        await ledger.put(key, { state: 'posted', at: Date.now(), channel, ts });
+        return 'already_posted';
+      }
+    } else {
+      await ledger.put(key, { state: 'intent', at: Date.now() });
+    }
+    const posted = await bot().chat.postMessage({ channel, text, metadata: { event_type: METADATA_TYPE, event_payload: { key } } });
+    await ledger.put(key, { state: 'posted', at: Date.now(), channel, ts: posted.ts ?? '' });
+    return 'posted';
+  }
+
+  /**
+   * An ephemeral note once per key, as far as it can be: Slack cannot read ephemeral messages back,
+   * so a worker that dies between the post and the ledger's outcome leaves it unknown whether the
+   * note went out; the retry posts it again (at least once, rather than perhaps never).
+   */
+  async function ephemeralOnce(channel: string, user: string, text: string, key: string): Promise<PostOutcome> {
+    if ((await ledger.get(key))?.state === 'posted') return 'already_posted';
+    await ledger.put(key, { state: 'intent', at: Date.now() });
+    const r = await bot().chat.postEphemeral({ channel, user, text });
+    await ledger.put(key, { state: 'posted', at: Date.now(), channel, ts: r.message_ts ?? '' });
     return 'posted';
   }
 
   return {
     /** Deletes the message; a message already gone counts as deleted. */
-    async deleteMessage(ref: MessageRef & { incidentId?: string }): Promise<'deleted' | 'already_gone'> {
+    async deleteMessage(ref: MessageRef & { incidentId?: string }) {
       try {
         await slack.admin.chat.delete({ channel: ref.channel, ts: ref.ts });
         return 'deleted';
@@ -64,23 +114,18 @@ export function createSlackActivities(slack: SlackClients, audit?: AuditWriter) 
       }
     },
 
-    /** Tells the author why: a direct message (once per incident), or an ephemeral note in the channel. */
-    async notifyUser(n: { incidentId: string; user: string; channel: string; text: string; mode: 'dm' | 'ephemeral' }): Promise<'posted' | 'already_posted'> {
+    async notifyUser(n) {
       try {
-        if (n.mode === 'ephemeral') {
-          await bot().chat.postEphemeral({ channel: n.channel, user: n.user, text: n.text });
-          return 'posted';
-        }
-        const im = await bot().conversations.open({ users: n.user });
-        return await postOnce(im.channel!.id!, n.text, `${n.incidentId}#notify`);
+        const key = notifyKey(n.incidentId);
+        if (n.mode === 'ephemeral') return await ephemeralOnce(n.channel, n.user, n.text, key);
+        return await postOnce(await imOf(n.user), n.text, key);
       } catch (err) {
         await auditAttempt(audit, n.incidentId, 'notify', err);
         throw slackFailure(err, 'notify');
       }
     },
 
-    /** Posts to the security channel (summaries, escalations), once per key. */
-    async postSecurityNotice(n: { incidentId: string; channel: string; text: string; key: string }): Promise<'posted' | 'already_posted'> {
+    async postSecurityNotice(n) {
       try {
         return await postOnce(n.channel, n.text, n.key);
       } catch (err) {
@@ -89,18 +134,15 @@ export function createSlackActivities(slack: SlackClients, audit?: AuditWriter) 
       }
     },
 
-    /** Direct message to a user (an offender's firmer warning, their manager), once per key. */
-    async directMessage(n: { user: string; text: string; key: string }): Promise<'posted' | 'already_posted'> {
+    async directMessage(n) {
       try {
-        const im = await bot().conversations.open({ users: n.user });
-        return await postOnce(im.channel!.id!, n.text, n.key);
+        return await postOnce(await imOf(n.user), n.text, n.key);
       } catch (err) {
         throw slackFailure(err, 'direct message');
       }
     },
 
-    /** The user's manager, when the directory knows one. */
-    async managerOf(user: string): Promise<string | undefined> {
+    async managerOf(user) {
       try {
         const info = await bot().users.info({ user });
         const manager = (info.user?.profile as { manager?: unknown } | undefined)?.manager;
@@ -109,5 +151,5 @@ export function createSlackActivities(slack: SlackClients, audit?: AuditWriter) 
         throw slackFailure(err, 'users.info');
       }
     },
-  };
+  } satisfies SlackActivities;
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { KeyFormatError, decodeKey, parseCodecKeys, type CodecKey } from './crypto/keys';
 import { projectRoot } from './paths';
+import { parseKmsKeyArn, type EscalationLevel } from '../contract';
 
 const level = z.enum(['debug', 'info', 'warn', 'error']);
 const positiveInt = z.coerce.number().int().positive();
@@ -61,7 +62,10 @@ const schema = z.object({
   /** Customer-managed key per channel: C0123=arn:aws:kms:…,C0456=arn:… */
   SENTINEL_CHANNEL_KEYS: z
     .string()
-    .regex(/^([A-Z0-9]+=arn:aws:kms:[^,=]+)(,[A-Z0-9]+=arn:aws:kms:[^,=]+)*$/, 'CHANNEL=arn:aws:kms:…, comma separated')
+    .regex(/^([A-Z0-9]+=[^,=]+)(,[A-Z0-9]+=[^,=]+)*$/, 'CHANNEL=arn:aws:kms:…, comma separated')
+    .refine((v) => v.split(',').every((pair) => parseKmsKeyArn(pair.split('=')[1]!)), {
+      message: 'every value must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>; aws-cn, aws-us-gov and mrk- keys too)',
+    })
     .optional(),
   /** How long a revocation waits for approval when a rule requires it; default 24h. */
   SENTINEL_APPROVAL_TIMEOUT: z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 30m, 24h, 2d').default('24h'),
@@ -138,12 +142,7 @@ export interface Config {
   codecServer: { tokens: string[]; origins: string[]; host: string; port: number; maxBodyBytes: number };
 }
 
-/** A repeat-offender level: `count` incidents within `window` trigger `action`, once. */
-export interface EscalationLevel {
-  count: number;
-  window: string;
-  action: 'warn' | 'notify_security' | 'access_review';
-}
+export type { EscalationLevel };
 
 /** A configuration problem, named by its variable, found before anything starts. */
 export class ConfigError extends Error {

@@ -2,13 +2,14 @@
 import { ConfigError } from './config';
 import { StackError } from './stack/errors';
 import { UnreachableError } from './temporal/client';
+import { NamespaceSetupError } from './temporal/search-attributes';
 
 /** Runs an entry point; known problems print as one clear line and exit 2, anything else exits 1. */
 export async function runMain(name: string, body: () => Promise<void>): Promise<void> {
   try {
     await body();
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof StackError || err instanceof UnreachableError) {
+    if (err instanceof ConfigError || err instanceof StackError || err instanceof UnreachableError || err instanceof NamespaceSetupError) {
       process.stderr.write(`${name}: ${err.message}\n`);
       process.exit(2);
     }

@@ -44,12 +44,6 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   await o.beforeDetect?.(nc);
   await ensureChatStreams(await nc.jetstreamManager());
   const client = await connectClient(config.temporal, codec);
-  const connection = await connectWorker(config.temporal);
-  const workers = [
-    ...(await createRemediationWorkers({ connection, config, nc, client, codec, ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : {}) })),
-    await createKmsWorker(connection, config, codec),
-  ];
-  const workerRuns = workers.map((w) => w.run());
   const detector = new Detector({
     nc,
     temporal: client,
@@ -60,7 +54,16 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     concurrency: config.detector.concurrency,
     decodeDepth: config.detector.decodeDepth,
     ...(o.onIncident ? { onIncident: o.onIncident } : {}),
+    skipPreflight: true,
   });
+  // Before any worker polls: a namespace incidents cannot start in is a setup error, not a run-time one.
+  await detector.preflight();
+  const connection = await connectWorker(config.temporal);
+  const workers = [
+    ...(await createRemediationWorkers({ connection, config, nc, client, codec, ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : {}) })),
+    await createKmsWorker(connection, config, codec),
+  ];
+  const workerRuns = workers.map((w) => w.run());
   const detectorRun = detector.run();
   return {
     nc,

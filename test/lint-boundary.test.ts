@@ -25,9 +25,27 @@ describe('sandbox boundary lint', () => {
     expect((await errors('workflows/probe.ts', `${line}\nexport const x = 1;\n`)).join('\n')).toContain('deterministic sandbox');
   });
 
-  it('allows type-only imports of activities and pure workflow libraries in workflows/', async () => {
-    const code = "import type { Activities } from '../activities';\nimport { proxyActivities } from '@temporalio/workflow';\nexport const a = proxyActivities<Activities>({ startToCloseTimeout: '1s' });\n";
+  it('refuses even type-only imports of activities/ and src/ in workflows/: the contract is the one shared module', async () => {
+    for (const line of ["import type { SlackClients } from '../activities/slack';", "import type { Config } from '../src/config';"]) {
+      expect((await errors('workflows/probe.ts', `${line}\nexport type X = 1;\n`)).join('\n')).toContain('contract/');
+    }
+  });
+
+  it('allows the contract and pure workflow libraries in workflows/', async () => {
+    const code =
+      "import type { SlackActivities } from '../contract';\nimport { slackCall } from '../contract';\nimport { proxyActivities } from '@temporalio/workflow';\nexport const a = proxyActivities<SlackActivities>(slackCall);\n";
     expect(await errors('workflows/probe.ts', code)).toEqual([]);
+  });
+
+  it('keeps contract/ free of IO and of the rest of Sentinel', async () => {
+    expect((await errors('contract/probe.ts', "import { readFileSync } from 'node:fs';\nexport const r = readFileSync;\n")).join('\n')).toContain('deterministic sandbox');
+    expect((await errors('contract/probe.ts', "import type { Config } from '../src/config';\nexport type C = Config;\n")).join('\n')).toContain('depends on nothing of Sentinel');
+  });
+
+  it('refuses src/ and workflows/ in activities/', async () => {
+    for (const line of ["import type { Config } from '../src/config';", "import { incidentWorkflow } from '../workflows/incident';"]) {
+      expect((await errors('activities/probe.ts', `${line}\nexport const x = 1;\n`)).join('\n')).toContain('through contract/ only');
+    }
   });
 
   it('refuses @temporalio/workflow in activities/', async () => {

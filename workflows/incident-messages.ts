@@ -3,13 +3,9 @@
  * the CLI uses these) and a Signal of the same name (for the Temporal Web UI's signal form).
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { IncidentState } from './types';
+import type { IncidentState, OperatorAction } from '../contract';
 
-/** Who acts, and why. */
-export interface OperatorAction {
-  by: string;
-  reason?: string;
-}
+export type { OperatorAction };
 
 export const stateQuery = defineQuery<IncidentState>('state');
 

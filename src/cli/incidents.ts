@@ -7,7 +7,7 @@ import { readAuditTrail } from '../incidents/audit-trail';
 import { connectNats } from '../nats/connect';
 import { connectClient } from '../temporal/client';
 import { codecFrom } from '../temporal/data-converter';
-import type { IncidentState } from '../../workflows/types';
+import type { IncidentState } from '../../contract';
 
 const usage = `usage: sentinel incidents <command>
 

@@ -7,6 +7,8 @@ import { incidentsCommand } from './incidents';
 const usage = `usage: sentinel <command>
 
   stack up|down|status          the local dev stack (Temporal, NATS, moto, Slack simulator)
+  setup                         register Sentinel's search attributes in TEMPORAL_NAMESPACE and
+                                create its NATS streams (idempotent; run once per cluster)
   rules test [--rules DIR]      load the rule files and run their inline examples
   scan [--rules DIR] [--explain] [--decode-depth N] [FILE|-]
                                 match JSON Lines of Slack events; one JSON finding per line out;
@@ -25,6 +27,11 @@ async function main(argv: string[]): Promise<number> {
     case 'stack': {
       const { stackCommand } = await import('../stack/commands');
       return stackCommand(sub);
+    }
+    case 'setup': {
+      if (sub !== undefined) break;
+      const { setup } = await import('./setup');
+      return setup();
     }
     case 'rules': {
       if (sub !== 'test') break;

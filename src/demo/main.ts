@@ -20,7 +20,7 @@ import { CodecServer } from '../codec-server/server';
 import { codecFrom } from '../temporal/data-converter';
 import { devCodecEndpoint, isAlive, readState, stackEnv } from '../stack/state';
 import { startPipeline } from '../pipeline';
-import type { IncidentState } from '../../workflows/types';
+import type { IncidentState } from '../../contract';
 import { burst } from './chat';
 import { randomBytes } from 'node:crypto';
 import { BridgeServer } from '../bridge/server';

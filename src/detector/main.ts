@@ -34,7 +34,16 @@ await runMain('detector', async () => {
   });
   void nc.closed().then((err) => log.info('NATS connection closed', err ? { error: err } : {}));
   log.info('detector started', { rules: watcher.current().active.length, nats: config.nats.servers, temporal: config.temporal.address });
-  await detector.run();
+  try {
+    await detector.run();
+  } catch (err) {
+    // A namespace without Sentinel's search attributes, or none at all: say so in the log too, then exit.
+    log.error('detector cannot run', { error: err instanceof Error ? err.message : String(err) });
+    watcher.close();
+    await nc.close();
+    await temporal.connection.close();
+    throw err;
+  }
   await nc.drain();
   await temporal.connection.close();
   log.info('detector stopped', { ...detector.stats });

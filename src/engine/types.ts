@@ -1,10 +1,11 @@
 /** What the rule engine reads and what it produces. Pure data: no IO types here. */
+import type { Action, Category, Severity } from '../../contract';
 
-export type Category = 'secret' | 'pii' | 'policy' | 'behavior';
-export type Severity = 'low' | 'medium' | 'high' | 'critical';
+// A finding's category, severity and actions are the incident's: the contract owns them.
+export type { Action, Category, Severity };
+
 /** Encodings the engine looks inside: base64 (standard and URL-safe), hex, percent-encoding, JSON string escapes. */
 export type Encoding = 'base64' | 'hex' | 'percent' | 'json';
-export type Action = 'delete' | 'notify' | 'revoke_kms' | 'escalate' | 'none';
 
 /** The channel kinds rules can be scoped to. `external` is a Slack Connect channel shared with another organisation. */
 export type ChannelKind = 'public' | 'private' | 'im' | 'mpim' | 'external';

@@ -1,8 +1,32 @@
 /** Reads an incident's audit trail back from the AUDIT stream, oldest first. */
 import { AckPolicy, DeliverPolicy, nanos, type NatsConnection } from 'nats';
-import { auditSubject } from '../../activities/audit';
+import { auditSubject, type AuditRecord } from '../../contract';
 import { AUDIT_STREAM } from '../nats/streams';
-import type { AuditRecord } from '../../workflows/types';
+
+/**
+ * Workflow records in their `seq` order (the stream's order can differ: appends are concurrent
+ * activities), with attempt records, which carry no seq, placed by time among them. A workflow id
+ * reused by a later chain of runs (an offender restarted) lists its chains oldest first.
+ */
+export function inTrailOrder(records: AuditRecord[]): AuditRecord[] {
+  const chainStart = new Map<string, string>();
+  for (const r of records) {
+    if (r.seq === undefined) continue;
+    const c = r.chain ?? '';
+    if (!chainStart.has(c) || r.at < chainStart.get(c)!) chainStart.set(c, r.at);
+  }
+  const numbered = records
+    .filter((r) => r.seq !== undefined)
+    .sort((a, b) => chainStart.get(a.chain ?? '')!.localeCompare(chainStart.get(b.chain ?? '')!) || a.seq! - b.seq!);
+  const attempts = records.filter((r) => r.seq === undefined).sort((a, b) => a.at.localeCompare(b.at));
+  const out: AuditRecord[] = [];
+  let i = 0;
+  for (const r of numbered) {
+    while (i < attempts.length && attempts[i]!.at < r.at) out.push(attempts[i++]!);
+    out.push(r);
+  }
+  return out.concat(attempts.slice(i));
+}
 
 export async function readAuditTrail(nc: NatsConnection, incidentId: string, timeoutMs = 5000): Promise<AuditRecord[]> {
   const subject = auditSubject(incidentId);
@@ -25,7 +49,7 @@ export async function readAuditTrail(nc: NatsConnection, incidentId: string, tim
       records.push(m.json<AuditRecord>());
       if (records.length >= expected) break;
     }
-    return records;
+    return inTrailOrder(records);
   } finally {
     await jsm.consumers.delete(AUDIT_STREAM, ci.name).catch(() => false);
   }

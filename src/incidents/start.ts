@@ -1,8 +1,10 @@
 /** Starts one incident workflow per finding; a second start of the same id is a no-op, not an error. */
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import { isGrpcServiceError, WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import type { ChatEvent, Finding } from '../engine/types';
 import type { incidentWorkflow } from '../../workflows';
 import {
+  findKmsKeyArn,
+  incidentId,
   SentinelActions,
   SentinelChannel,
   SentinelRule,
@@ -10,16 +12,13 @@ import {
   SentinelStatus,
   SentinelTeam,
   SentinelUser,
-} from '../../workflows/search-attributes';
-import type { IncidentInput } from '../../workflows/types';
-import { incidentId } from './id';
-
-const KMS_KEY_ARN = /arn:aws:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
+  type IncidentInput,
+} from '../../contract';
 
 /** The KMS key ARN a message names, for rules that revoke keys. */
 function kmsKey(text: string): { kmsKeyArn?: string } {
-  const m = KMS_KEY_ARN.exec(text);
-  return m ? { kmsKeyArn: m[0] } : {};
+  const arn = findKmsKeyArn(text);
+  return arn ? { kmsKeyArn: arn } : {};
 }
 
 /** The workflow input for a finding: coordinates, rule and redacted match, never the text. */
@@ -47,8 +46,50 @@ export function incidentInput(event: ChatEvent, finding: Finding, now = new Date
   };
 }
 
-/** `started`, or `exists` when this incident was started before (a redelivered event). */
-export async function startIncident(client: Client, taskQueue: string, input: IncidentInput): Promise<'started' | 'exists'> {
+/** What starting an incident came to. `permanent`: retrying the same start cannot succeed (its reason says why). */
+export type StartOutcome = { outcome: 'started' } | { outcome: 'exists' } | { outcome: 'permanent'; reason: string };
+
+/** A start that failed for now (Temporal unreachable, overloaded, timing out): the event comes back later. */
+export class TransientStartError extends Error {
+  override name = 'TransientStartError';
+}
+
+/**
+ * gRPC codes worth another try: the server or the network, not the request. Everything else
+ * (INVALID_ARGUMENT for a search attribute the namespace lacks, NOT_FOUND for a missing namespace,
+ * PERMISSION_DENIED, a codec error that is not gRPC at all) fails the same way every time.
+ * https://grpc.github.io/grpc/core/md_doc_statuscodes.html
+ */
+const TRANSIENT_GRPC: ReadonlyMap<number, string> = new Map([
+  [1, 'CANCELLED'],
+  [4, 'DEADLINE_EXCEEDED'],
+  [8, 'RESOURCE_EXHAUSTED'],
+  [10, 'ABORTED'],
+  [13, 'INTERNAL'],
+  [14, 'UNAVAILABLE'],
+]);
+
+const GRPC_NAMES = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED'];
+
+/** The gRPC error in an error or its causes, if any: its code and the server's words. */
+export function grpcError(err: unknown): { code: number; name: string; details: string } | undefined {
+  for (let e = err as { cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (isGrpcServiceError(e)) return { code: e.code, name: GRPC_NAMES[e.code] ?? String(e.code), details: e.details };
+  }
+  return undefined;
+}
+
+/** Whether a failed start is worth retrying. */
+export function isTransientStartError(err: unknown): boolean {
+  const g = grpcError(err);
+  return g !== undefined && TRANSIENT_GRPC.has(g.code);
+}
+
+/**
+ * Starts the incident. `exists` when it was started before (a redelivered event); `permanent` with
+ * the reason when the start can never succeed; throws TransientStartError when it may later.
+ */
+export async function startIncident(client: Client, taskQueue: string, input: IncidentInput): Promise<StartOutcome> {
   try {
     await client.workflow.start<typeof incidentWorkflow>('incidentWorkflow', {
       workflowId: input.incidentId,
@@ -66,9 +107,12 @@ export async function startIncident(client: Client, taskQueue: string, input: In
         { key: SentinelActions, value: input.rule.actions },
       ],
     });
-    return 'started';
+    return { outcome: 'started' };
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return 'exists';
-    throw err;
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return { outcome: 'exists' };
+    const message = err instanceof Error ? err.message : String(err);
+    if (isTransientStartError(err)) throw new TransientStartError(message, { cause: err });
+    const g = grpcError(err);
+    return { outcome: 'permanent', reason: g ? `${message}: ${g.name}: ${g.details}` : message };
   }
 }

@@ -15,6 +15,9 @@ export const AUDIT_STREAM = 'AUDIT';
  */
 export const CHAT_DUPLICATE_WINDOW_MS = 10 * 60_000;
 
+/** A message is redelivered if no detector acks it (or says it is still working) within this. */
+export const DETECTOR_ACK_WAIT_MS = 30_000;
+
 /** How long a malformed event stays set aside for an operator to look at: 30 days. */
 export const DEADLETTER_MAX_AGE_MS = 30 * 24 * 3600_000;
 
@@ -60,9 +63,10 @@ export async function ensureChatStreams(jsm: JetStreamManager): Promise<void> {
     durable_name: DETECTOR_CONSUMER,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
-    // A message is redelivered if no detector acks it in 30 s (a detector died mid-message).
-    ack_wait: nanos(30_000),
-    // Unlimited: transient failures (Temporal down) must never drop an event; poison is dead-lettered explicitly.
+    // A message is redelivered if no detector acks it in time (a detector died mid-message).
+    ack_wait: nanos(DETECTOR_ACK_WAIT_MS),
+    // Unlimited: transient failures (Temporal down) must never drop an event; everything that can
+    // never succeed (malformed input, an engine error, a start Temporal refuses) is dead-lettered.
     max_deliver: -1,
     max_ack_pending: 1000,
   };

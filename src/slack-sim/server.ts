@@ -17,8 +17,9 @@ export interface Fault {
   /** A Web API method such as `chat.delete`, or `*` for any. */
   method: string;
   /**
-   * `rate_limited`: HTTP 429 with `Retry-After: retryAfter` seconds. `server_error`: HTTP `status` (500).
-   * `slow`: answers normally after `delayMs`. `error`: HTTP 200 `{ ok: false, error }`.
+   * `rate_limited`: HTTP 429 with `Retry-After: retryAfter` seconds. `server_error`: HTTP `status` (500)
+   * with `{ ok: false, error }` (default internal_error). `slow`: answers normally after `delayMs`.
+   * `error`: HTTP 200 `{ ok: false, error }` — Slack's usual way, transient codes included.
    */
   kind: 'rate_limited' | 'server_error' | 'slow' | 'error';
   /** How many calls it applies to before it is used up; default 1. */
@@ -308,7 +309,7 @@ export class SlackSimulator {
       res.setHeader('Retry-After', String(fault?.retryAfter ?? 1));
       return record(429, { ok: false, error: 'ratelimited' });
     }
-    if (fault?.kind === 'server_error') return record(fault.status ?? 500, { ok: false, error: 'internal_error' });
+    if (fault?.kind === 'server_error') return record(fault.status ?? 500, { ok: false, error: fault.error ?? 'internal_error' });
     if (fault?.kind === 'error') return record(200, { ok: false, error: fault.error ?? 'fatal_error' });
     if (fault?.kind === 'slow') await new Promise((r) => setTimeout(r, fault.delayMs ?? 5000));
 
@@ -375,10 +376,27 @@ export class SlackSimulator {
         return { channel: { id: ws.openIm(users[0]!).id } };
       }
       case 'conversations.history': {
+        // Newest first; `oldest`/`latest` bound the range (exclusive unless `inclusive`), and a
+        // cursor pages through it, as Slack documents: https://api.slack.com/methods/conversations.history
         const limit = Math.min(Number(a.limit ?? 100) || 100, 1000);
         const withMetadata = a.include_all_metadata === true || a.include_all_metadata === 'true';
-        const all = ws.history(str('channel', 'channel_not_found')).map(({ metadata, ...m }) => (withMetadata && metadata ? { ...m, metadata } : m));
-        return { messages: all.slice(0, limit), has_more: all.length > limit };
+        const inclusive = a.inclusive === true || a.inclusive === 'true' || a.inclusive === '1';
+        const oldest = typeof a.oldest === 'string' && a.oldest ? Number(a.oldest) : -Infinity;
+        const latest = typeof a.latest === 'string' && a.latest ? Number(a.latest) : Infinity;
+        const inRange = (ts: number) => (inclusive ? ts >= oldest && ts <= latest : ts > oldest && ts < latest);
+        const all = ws
+          .history(str('channel', 'channel_not_found'))
+          .filter((m) => inRange(Number(m.ts)))
+          .map(({ metadata, ...m }) => (withMetadata && metadata ? { ...m, metadata } : m));
+        const from = typeof a.cursor === 'string' && a.cursor ? Number(Buffer.from(a.cursor, 'base64').toString('utf8').replace(/^offset:/, '')) : 0;
+        if (!Number.isInteger(from) || from < 0) throw new SlackApiError('invalid_cursor');
+        const page = all.slice(from, from + limit);
+        const more = from + limit < all.length;
+        return {
+          messages: page,
+          has_more: more,
+          ...(more ? { response_metadata: { next_cursor: Buffer.from(`offset:${from + limit}`).toString('base64') } } : {}),
+        };
       }
       case 'conversations.info':
         return { channel: ws.channelInfo(str('channel', 'channel_not_found')) };

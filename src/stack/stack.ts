@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { connect } from 'nats';
-import { allSearchAttributes } from '../../workflows/search-attributes';
+import { allSearchAttributes } from '../../contract';
 import { projectRoot } from '../paths';
 import { StackError } from './errors';
 import { isAlive } from './state';

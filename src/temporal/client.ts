@@ -18,11 +18,16 @@ function unreachable(address: string, err: unknown): UnreachableError {
   );
 }
 
-/** A client whose payloads go through `codec` (see codecFrom). */
-export async function connectClient(cfg: Config['temporal'], codec: EncryptionCodec): Promise<Client> {
-  const connection = await Connection.connect({ address: cfg.address, connectTimeout: 5000 }).catch((err: unknown) => {
+/** A bare connection (operator and workflow services), for setup and checks that send no payloads. */
+export async function connectTemporal(cfg: Config['temporal']): Promise<Connection> {
+  return Connection.connect({ address: cfg.address, connectTimeout: 5000 }).catch((err: unknown) => {
     throw unreachable(cfg.address, err);
   });
+}
+
+/** A client whose payloads go through `codec` (see codecFrom). */
+export async function connectClient(cfg: Config['temporal'], codec: EncryptionCodec): Promise<Client> {
+  const connection = await connectTemporal(cfg);
   return new Client({ connection, namespace: cfg.namespace, dataConverter: dataConverterFor(codec) });
 }
 

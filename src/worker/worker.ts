@@ -11,6 +11,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import type { NatsConnection } from 'nats';
 import { createActivities, createKmsActivities, createSlackQueueActivities } from '../../activities';
 import { jetStreamAudit } from '../../activities/audit';
+import { jetStreamNoticeLedger } from '../../activities/notice-ledger';
 import { activityWebClient } from '../../activities/slack-client';
 import { required, type Config } from '../config';
 import type { EncryptionCodec } from '../crypto/codec';
@@ -69,7 +70,7 @@ export async function createRemediationWorkers(o: RemediationWorkerOptions): Pro
     dataConverter,
     namespace: config.temporal.namespace,
     taskQueue: slackQueue,
-    activities: createSlackQueueActivities(slackClientsFrom(config.slack), audit),
+    activities: createSlackQueueActivities(slackClientsFrom(config.slack), await jetStreamNoticeLedger(o.nc.jetstream()), audit),
     maxTaskQueueActivitiesPerSecond: config.slack.maxCallsPerSecond,
   });
   return [main, slack];

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BridgeServer } from '../../src/bridge/server';
 import { silentLogger } from '../../src/log';
-import type { IncidentState } from '../../workflows/types';
+import type { IncidentState } from '../../contract';
 import { eventually, incidentResult, startHarness, type Harness } from '../support/harness';
 import { rng, secretValues } from '../corpus/generators';
 

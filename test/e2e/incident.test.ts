@@ -13,7 +13,7 @@ import { readAuditTrail } from '../../src/incidents/audit-trail';
 import { chatSubject } from '../../src/nats/streams';
 import { projectRoot } from '../../src/paths';
 import type { OffenderState } from '../../workflows/offender';
-import type { IncidentState } from '../../workflows/types';
+import type { IncidentState } from '../../contract';
 import { eventually, incidentResult, startHarness, type Harness } from '../support/harness';
 import { recordHistory } from '../support/histories';
 import { testSecrets } from '../support/secrets';

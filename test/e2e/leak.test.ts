@@ -26,7 +26,7 @@ import { projectRoot, sentinelHome } from '../../src/paths';
 import { SlackSimulator } from '../../src/slack-sim/server';
 import { SIM_ADMIN_TOKEN, SIM_APP_TOKEN, SIM_BOT_TOKEN } from '../../src/slack-sim/workspace';
 import { freePort } from '../../src/stack/stack';
-import type { IncidentState } from '../../workflows/types';
+import type { IncidentState } from '../../contract';
 import { rng, secretValues, sentenceFor } from '../corpus/generators';
 import { eventually, terminateRunning } from '../support/harness';
 import { startProcess, type SentinelProcess } from '../support/processes';
@@ -163,12 +163,14 @@ function payloadsIn(value: unknown, path = '', out: JsonPayload[] = []): JsonPay
 const sealedOnly = (ps: JsonPayload[]) => ps.filter((p) => meta(p, 'encoding') === 'binary/encrypted').map(({ metadata, data }) => ({ metadata, data }));
 
 /**
- * Payloads the server must read, hence never encoded: search attributes (indexed for queries), and
- * the SDK's own local-activity marker data (sequence number, attempt, activity type and times; the
- * activity's result sits next to it, sealed). Neither can hold a secret by construction.
+ * Payloads the server must read, hence never encoded: search attributes (indexed for queries), the
+ * SDK's own local-activity marker data (sequence number, attempt, activity type and times; the
+ * activity's result sits next to it, sealed), and patch markers (the patch id, a constant of the
+ * workflow code such as "drain-before-close", written by the SDK's core). None can hold a secret by
+ * construction.
  */
 function mustBePlain(p: JsonPayload): boolean {
-  return (meta(p, 'type') !== undefined && meta(p, 'encoding') === 'json/plain') || /markerRecordedEventAttributes\.details\.data\./.test(p.path ?? '');
+  return (meta(p, 'type') !== undefined && meta(p, 'encoding') === 'json/plain') || /markerRecordedEventAttributes\.details\.(data|patch-data)\./.test(p.path ?? '');
 }
 
 const meta = (p: { metadata: Record<string, string> }, k: string): string | undefined => (p.metadata[k] ? Buffer.from(p.metadata[k], 'base64').toString() : undefined);

@@ -12,8 +12,8 @@ import { projectRoot } from '../../src/paths';
 import { SlackSimulator } from '../../src/slack-sim/server';
 import { SIM_ADMIN_TOKEN, SIM_BOT_TOKEN } from '../../src/slack-sim/workspace';
 import type { incidentWorkflow } from '../../workflows';
-import type { IncidentState } from '../../workflows/types';
-import { eventually } from '../support/harness';
+import type { IncidentState } from '../../contract';
+import { eventually, terminateRunning } from '../support/harness';
 import { testClient, testSecrets } from '../support/secrets';
 
 describe('worker crash', () => {
@@ -28,6 +28,8 @@ describe('worker crash', () => {
   });
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    // The offender workflow this suite's incident reported to would otherwise take later suites' reports with no worker to run them.
+    if (client) await terminateRunning(client, taskQueue);
     await client?.connection.close();
     await sim?.stop();
   });

@@ -1,5 +1,12 @@
-/** The incident contract between detector, workflows and operators. Secrets never appear here. */
-import type { Action, Category, Severity } from '../src/engine/types';
+/**
+ * The incident contract between detector, workflows, activities and operators. Pure types: the
+ * workflow sandbox imports this, so nothing here may do IO. Secrets never appear here.
+ */
+
+export type Category = 'secret' | 'pii' | 'policy' | 'behavior';
+export type Severity = 'low' | 'medium' | 'high' | 'critical';
+/** What a finding asks of its incident. */
+export type Action = 'delete' | 'notify' | 'revoke_kms' | 'escalate' | 'none';
 
 export interface IncidentInput {
   incidentId: string;
@@ -31,7 +38,16 @@ export interface IncidentInput {
   detectedAt: string;
 }
 
+/**
+ * Where an incident stands (the SentinelStatus search attribute): `open` (started, not yet at work),
+ * `remediating`, `awaiting_approval` (a KMS revocation waits for an operator), `needs_attention` (a
+ * step failed for good: an operator retries or dismisses), and the two closed ones, `resolved` and
+ * `dismissed`.
+ */
 export type IncidentStatus = 'open' | 'remediating' | 'awaiting_approval' | 'resolved' | 'dismissed' | 'needs_attention';
+
+/** The statuses, in the order an operator meets them; the README's table lists the same. */
+export const INCIDENT_STATUSES: readonly IncidentStatus[] = ['open', 'remediating', 'awaiting_approval', 'needs_attention', 'resolved', 'dismissed'];
 
 export interface StepRecord {
   step: string;
@@ -55,6 +71,14 @@ export interface IncidentState {
   dismissed?: { by: string; reason: string; at: string };
   approval?: { decision: 'approve' | 'reject'; by: string; at: string; reason?: string };
   escalations?: { by: string; at: string; reason?: string }[];
+  /** Side effects that failed without stopping the incident (an escalation notice Slack refused). */
+  warnings?: { step: string; reason: string; at: string }[];
+}
+
+/** Who acts on an incident, and why. */
+export interface OperatorAction {
+  by: string;
+  reason?: string;
 }
 
 /** The settings an incident runs with, read once by an activity so the workflow stays deterministic. */
@@ -67,6 +91,9 @@ export interface RemediationSettings {
   kmsPendingDays: number;
   /** The customer-managed key configured for the incident's channel. */
   channelKeyArn: string | undefined;
+  /** Task queues the workflow sends Slack and KMS work to. */
+  slackTaskQueue: string;
+  kmsTaskQueue: string;
 }
 
 /** One line of the audit trail: a decision or an action outcome. Never secret text. */
@@ -74,6 +101,12 @@ export interface AuditRecord {
   incidentId: string;
   /** Position in the incident's trail (workflow records); attempts carry their step and number instead. */
   seq?: number;
+  /**
+   * The first run id of the workflow's chain (it survives continueAsNew): with `seq` it names the
+   * record, so a later workflow with the same id (an offender restarted after termination) starts
+   * a trail of its own instead of colliding with the last one's numbers.
+   */
+  chain?: string;
   at: string;
   kind: 'decision' | 'action' | 'attempt' | 'operator';
   step: string;
@@ -81,6 +114,13 @@ export interface AuditRecord {
   detail?: string;
   attempt?: number;
   actor?: string;
+}
+
+/** A repeat-offender level: `count` incidents within `window` trigger `action`, once. */
+export interface EscalationLevel {
+  count: number;
+  window: string;
+  action: 'warn' | 'notify_security' | 'access_review';
 }
 
 /** An offense reported to a user's offender workflow. */

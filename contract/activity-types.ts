@@ -1,0 +1,67 @@
+/**
+ * The activities workflows call, as interfaces, and the options they are called with. Workflows
+ * proxy these; activities/ implements them (checked with `satisfies`). Keeping both sides on this
+ * file is what lets workflows/ import nothing from activities/ or src/.
+ */
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/common';
+import { FailureType } from './failures';
+import type { AuditRecord, Offense, RemediationSettings } from './types';
+
+export interface MessageRef {
+  channel: string;
+  ts: string;
+}
+
+/** What a post-once call did: posted now, or found it had been posted before (a retry). */
+export type PostOutcome = 'posted' | 'already_posted';
+
+/** Activities of the Slack task queue (rate limited across the fleet). */
+export interface SlackActivities {
+  /** Deletes the message; a message already gone counts as deleted. */
+  deleteMessage(ref: MessageRef & { incidentId?: string }): Promise<'deleted' | 'already_gone'>;
+  /** Tells the author why: a direct message (once per incident) or an ephemeral note in the channel. */
+  notifyUser(n: { incidentId: string; user: string; channel: string; text: string; mode: 'dm' | 'ephemeral' }): Promise<PostOutcome>;
+  /** Posts to the security channel (summaries, escalations), once per key. */
+  postSecurityNotice(n: { incidentId: string; channel: string; text: string; key: string }): Promise<PostOutcome>;
+  /** A direct message (an offender's firmer warning, their manager), once per key. */
+  directMessage(n: { user: string; text: string; key: string }): Promise<PostOutcome>;
+  /** The user's manager, when the directory knows one. */
+  managerOf(user: string): Promise<string | undefined>;
+}
+
+/** Activities of the KMS task queue, whose workers alone hold KMS credentials. */
+export interface KmsActivities {
+  /** Disables the key, or schedules its deletion; already revoked counts as done. */
+  revokeKey(r: { keyArn: string; action: 'disable' | 'schedule_deletion'; pendingDays: number }): Promise<{ outcome: 'revoked' | 'already_revoked'; keyState: string }>;
+}
+
+/** Activities of the remediation task queue: Sentinel's own infrastructure. */
+export interface InternalActivities {
+  /** Appends a workflow decision or outcome to the AUDIT stream; its seq makes a retried append a no-op. */
+  appendAudit(record: AuditRecord): Promise<void>;
+  /** Signals the offense to the user's offender workflow, starting it if needed; answers its id. */
+  reportOffense(r: { source: string; team: string; user: string; offense: Offense }): Promise<string>;
+  /** The settings an incident in `channel` runs with (its customer-managed key included). */
+  remediationSettings(channel: string): Promise<RemediationSettings>;
+}
+
+/** Slack calls: Temporal retries transient failures and 429s (after Slack's Retry-After); permanent refusals stop at once. */
+export const slackCall: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 20, nonRetryableErrorTypes: [FailureType.SlackPermanent] },
+};
+
+/** KMS calls: throttling and outages back off; a missing key or bad ARN stops at once. */
+export const kmsCall: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 15, nonRetryableErrorTypes: [FailureType.KmsPermanent] },
+};
+
+/** Audit appends and offender reports: our own infrastructure, retried until it is back. */
+export const internalCall: ActivityOptions = {
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+};
+
+/** Settings are read from the worker's memory: a local activity. */
+export const localCall: LocalActivityOptions = { startToCloseTimeout: '5s' };

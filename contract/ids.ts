@@ -1,0 +1,41 @@
+/**
+ * Names shared by the detector, workflows, activities and the CLI: workflow ids, audit subjects and
+ * idempotency keys. All derive from coordinates and rule ids, never from message text, so none can
+ * carry a secret, and a redelivered event or a retried step maps to the same name.
+ */
+
+export interface MessageCoordinates {
+  source: string;
+  team: string;
+  channel: string;
+  ts: string;
+}
+
+/** incident/<source>/<team>/<channel>/<ts>/<rule>: a second start of the same id is refused by Temporal. */
+export function incidentId(m: MessageCoordinates, ruleId: string): string {
+  const parts = { source: m.source, team: m.team, channel: m.channel, ts: m.ts, ruleId };
+  for (const [k, v] of Object.entries(parts)) {
+    if (!v || v.includes('/')) throw new Error(`incident id part ${k}=${JSON.stringify(v)} is empty or contains "/"`);
+  }
+  return `incident/${m.source}/${m.team}/${m.channel}/${m.ts}/${ruleId}`;
+}
+
+/** offender/<source>/<team>/<user>: one entity workflow per user. */
+export function offenderId(source: string, team: string, user: string): string {
+  return `offender/${source}/${team}/${user}`;
+}
+
+/** The subject of an incident's (or offender's) trail: audit.<workflow id with / replaced by .>. */
+export function auditSubject(workflowId: string): string {
+  return `audit.${workflowId.replaceAll('/', '.')}`;
+}
+
+/** The stream's de-duplication id of a workflow's audit record: its sequence number is unique in its chain of runs. */
+export function auditRecordId(workflowId: string, seq: number | string, chain?: string): string {
+  return chain ? `${workflowId}#${chain}#${seq}` : `${workflowId}#${seq}`;
+}
+
+/** The idempotency key of an incident's notification to its author. */
+export function notifyKey(incidentId: string): string {
+  return `${incidentId}#notify`;
+}

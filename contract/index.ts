@@ -1,0 +1,7 @@
+/** What workflows, activities, the detector and the CLI share: one import for all of it. */
+export * from './activity-types';
+export * from './failures';
+export * from './ids';
+export * from './search-attributes';
+export * from './types';
+export * from './kms';

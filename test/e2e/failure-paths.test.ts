@@ -1,0 +1,158 @@
+/**
+ * Failure paths of incidents and offenders on the real dev server, NATS, moto and the Slack
+ * simulator: a permanent Slack error in an escalation, an escalation notice that fails while the
+ * incident waits, audit records across continueAsNew. Each ends somewhere visible, none wedges.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readAuditTrail } from '../../src/incidents/audit-trail';
+import { chatSubject } from '../../src/nats/streams';
+import type { IncidentState } from '../../contract';
+import type { OffenderState } from '../../workflows/offender';
+import { eventually, incidentResult, startHarness, type Harness } from '../support/harness';
+import { recordHistory } from '../support/histories';
+
+const TEAM = 'T0SENTNL1';
+const ARN = 'arn:aws:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+const rules = `rules:
+  - id: kms-approval
+    description: KMS key named in general, revoked only with approval
+    category: policy
+    severity: high
+    match: { regex: '(${ARN})', anchors: ["arn:aws:kms:"] }
+    scope: { channels: [C0GENERAL] }
+    approval: required
+    actions: [delete, notify, revoke_kms]
+    message: "<@{user}>, a KMS key was named here; security will decide on revoking it."
+  - id: leakword
+    description: a test leak
+    category: secret
+    severity: medium
+    match: { keywords: [leakword] }
+    actions: [delete, notify]
+    message: "<@{user}>, do not post leakwords."
+`;
+
+describe('failure paths', () => {
+  let h: Harness;
+  let kms: KMSClient;
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sentinel-failure-rules-'));
+    writeFileSync(join(dir, 'rules.yaml'), rules);
+    h = await startHarness({ SENTINEL_RULES_DIR: dir, SENTINEL_ESCALATION: '2/24h=warn,3/24h=notify_security' });
+    kms = new KMSClient({ region: 'us-east-1', endpoint: inject('stack').kmsEndpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const post = async (user: string, channel: string, text: string) => {
+    const { message, envelope } = h.sim.postAsUser(user, channel, text);
+    await h.nc.jetstream().publish(chatSubject('slack', TEAM, 'message'), JSON.stringify(envelope), { msgID: envelope.event_id });
+    return message;
+  };
+  const idOf = (channel: string, ts: string, rule: string) => `incident/slack/${TEAM}/${channel}/${ts}/${rule}`;
+  const statusOf = (id: string, status: string) =>
+    eventually(`${id} to be ${status}`, async () => {
+      const s = await h.client.workflow.getHandle(id).query<IncidentState>('state').catch(() => undefined);
+      return s?.status === status && s;
+    });
+  const offenderHistory = (user: string, done: (s: OffenderState) => boolean) =>
+    eventually(`offender ${user}`, async () => {
+      const s = await h.client.workflow.getHandle(`offender/slack/${TEAM}/${user}`).query<OffenderState>('history').catch(() => undefined);
+      return s && done(s) && s;
+    });
+
+  it('keeps a repeat offender alive when an escalation meets a permanent Slack error', async () => {
+    // The manager lookup of notify_security fails for good: the account behind it is gone.
+    h.sim.injectFault({ method: 'users.info', kind: 'error', error: 'account_inactive', times: 5 });
+    const user = 'U0ALICE01';
+    for (let i = 0; i < 3; i++) await incidentResult(h.client, idOf('C0ENGINEE', (await post(user, 'C0ENGINEE', `leakword ${i}`)).ts, 'leakword'));
+    const history = await offenderHistory(user, (s) => s.escalations.length >= 2);
+    expect(history.escalations.map((e) => [e.action, e.count])).toEqual([
+      ['warn', 2],
+      ['notify_security', 3],
+    ]);
+    const offender = h.client.workflow.getHandle(`offender/slack/${TEAM}/${user}`);
+    const described = await offender.describe();
+    expect(described.status.name).toBe('RUNNING');
+    // The failure is on the record, and the next offense is counted in the same history, not a fresh one.
+    const chain = described.raw.workflowExecutionInfo?.firstRunId;
+    const trail = await eventually('the failed manager lookup on the trail', async () => {
+      const t = (await readAuditTrail(h.nc, `offender/slack/${TEAM}/${user}`)).filter((r) => r.chain === chain);
+      return t.some((r) => r.outcome === 'failed') && t;
+    });
+    expect(trail.find((r) => r.outcome === 'failed')).toMatchObject({ kind: 'action', step: 'escalate' });
+    expect(trail.find((r) => r.outcome === 'failed')!.detail).toContain('account_inactive');
+    await incidentResult(h.client, idOf('C0ENGINEE', (await post(user, 'C0ENGINEE', 'leakword 3')).ts, 'leakword'));
+    const after = await offenderHistory(user, (s) => s.offenses.length >= 4);
+    expect(after.escalations).toHaveLength(2);
+    expect(after.problems).toEqual([expect.objectContaining({ level: 1, effect: 'manager lookup', reason: 'users.info refused: account_inactive' })]);
+    expect(h.sim.workspace.history(`D${user.slice(1)}`).filter((m) => m.text.includes('data-loss incident within 24h'))).toHaveLength(1);
+    h.sim.clearFaults();
+    await recordHistory(`offender/slack/${TEAM}/${user}`, 'offender-escalation-failed');
+  });
+
+  it('records an escalation notice that fails while the incident waits, and still closes the incident', async () => {
+    const arn = (await kms.send(new CreateKeyCommand({ Description: 'sentinel failure-path key' }))).KeyMetadata!.Arn!;
+    const message = await post('U0ALICE01', 'C0GENERAL', `key ${arn}`);
+    const id = idOf('C0GENERAL', message.ts, 'kms-approval');
+    await statusOf(id, 'awaiting_approval');
+    h.sim.injectFault({ method: 'chat.postMessage', kind: 'error', error: 'not_in_channel', times: 1 });
+    const handle = h.client.workflow.getHandle(id);
+    await handle.executeUpdate('escalate', { args: [{ by: 'U0ADMIN01', reason: 'customer data' }] });
+    await eventually('the failed notice on the trail', async () => (await readAuditTrail(h.nc, id)).some((r) => r.step === 'escalation_notice' && r.outcome === 'failed'));
+    // The incident did not wedge: it still answers and takes the approval.
+    await handle.executeUpdate('approveRevocation', { args: [{ by: 'U0ADMIN01' }] });
+    const state = await incidentResult<IncidentState>(h.client, id);
+    expect(state.status).toBe('resolved');
+    const trail = await readAuditTrail(h.nc, id);
+    expect(trail.at(-1)).toMatchObject({ step: 'close', outcome: 'resolved' });
+    expect(trail.find((r) => r.step === 'escalation_notice')!.detail).toContain('not_in_channel');
+    await expect(handle.executeUpdate('escalate', { args: [{ by: 'U0ADMIN01' }] })).rejects.toThrow();
+    await recordHistory(id, 'incident-escalation-notice-failed');
+  });
+
+  it('numbers an offender’s audit records across continueAsNew, so none is deduplicated away', async () => {
+    const user = 'U0CAROL01';
+    const workflowId = `offender/slack/${TEAM}/${user}`;
+    const levels = [
+      { count: 2, window: '24h', action: 'warn' },
+      { count: 3, window: '24h', action: 'notify_security' },
+    ];
+    const start = { source: 'slack', team: TEAM, user, levels, offenses: [], escalated: [], runLimit: 2 };
+    const offense = (i: number) => ({ incidentId: `incident/test/carol-${i}`, ruleId: 'leakword', severity: 'medium', at: new Date().toISOString() });
+    await h.client.workflow.signalWithStart('offenderWorkflow', { workflowId, taskQueue: h.config.temporal.taskQueue, args: [start], signal: 'offense', signalArgs: [offense(1)] });
+    for (let i = 2; i <= 3; i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      await h.client.workflow.getHandle(workflowId).signal('offense', offense(i));
+    }
+    await offenderHistory(user, (s) => s.escalations.length === 2);
+    const handle = h.client.workflow.getHandle(workflowId);
+    const chain = (await handle.describe()).raw.workflowExecutionInfo?.firstRunId;
+    const ofChain = async (c: string | null | undefined) => (await readAuditTrail(h.nc, workflowId)).filter((r) => r.chain === c);
+    const trail = await eventually('both escalations on the trail', async () => {
+      const t = await ofChain(chain);
+      return t.filter((r) => r.step === 'escalate').length >= 2 && t;
+    });
+    expect(trail.filter((r) => r.kind === 'decision' && r.step === 'escalate').map((r) => r.outcome)).toEqual(['warn', 'notify_security']);
+    const seqs = trail.map((r) => r.seq);
+    expect(seqs).toEqual([1, 2]);
+
+    // Terminated and started again under the same id: a new chain, whose records do not collide with the last one's.
+    await handle.terminate('test: an operator restarts the offender');
+    await h.client.workflow.signalWithStart('offenderWorkflow', { workflowId, taskQueue: h.config.temporal.taskQueue, args: [{ ...start, runLimit: 500 }], signal: 'offense', signalArgs: [offense(4)] });
+    await h.client.workflow.getHandle(workflowId).signal('offense', offense(5));
+    const restarted = (await h.client.workflow.getHandle(workflowId).describe()).raw.workflowExecutionInfo?.firstRunId;
+    expect(restarted).not.toBe(chain);
+    const second = await eventually('the new chain’s escalation on the trail', async () => {
+      const t = await ofChain(restarted);
+      return t.length >= 1 && t;
+    });
+    expect(second.map((r) => [r.seq, r.outcome])).toEqual([[1, 'warn']]);
+    expect((await ofChain(chain)).map((r) => r.seq)).toEqual([1, 2]);
+  });
+});

@@ -1,0 +1,118 @@
+/**
+ * An incident's state and the operator decisions on it, beside the workflow that drives it (the
+ * shape of temporalio/samples-typescript's safe-message-handlers): the workflow runs steps, this
+ * class keeps what they and the operators decided, and appends every decision to the audit trail.
+ */
+import { allHandlersFinished, condition, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { SentinelStatus, type AuditRecord, type IncidentInput, type IncidentState, type IncidentStatus, type OperatorAction, type StepRecord } from '../contract';
+
+export type AuditEntry = Omit<AuditRecord, 'incidentId' | 'seq' | 'at' | 'chain'>;
+
+export class IncidentCase {
+  readonly state: IncidentState;
+  /** An operator's retry of the step in needs_attention, until the workflow takes it. */
+  retryRequested: OperatorAction | undefined;
+  /** Told of each escalation once the incident knows where to send notices. */
+  onEscalate: ((a: OperatorAction, n: number) => void) | undefined;
+  private seq = 0;
+  /** Audit appends and notices under way: all finish before the incident closes. */
+  private inFlight: Promise<void>[] = [];
+
+  constructor(
+    private readonly input: IncidentInput,
+    plan: string[],
+    private readonly append: (r: AuditRecord) => Promise<void>,
+  ) {
+    this.state = {
+      incidentId: input.incidentId,
+      status: 'open',
+      rule: input.rule,
+      match: input.match,
+      message: { team: input.team, channel: input.channel, user: input.user, ts: input.ts },
+      steps: [],
+      pending: [...plan],
+    };
+  }
+
+  get closed(): boolean {
+    return this.state.status === 'resolved' || this.state.status === 'dismissed';
+  }
+
+  /** Appends to the trail without waiting; drain() waits for every append. */
+  audit(r: AuditEntry): void {
+    this.track(this.append({ incidentId: this.input.incidentId, seq: ++this.seq, chain: workflowInfo().firstExecutionRunId, at: new Date().toISOString(), ...r }));
+  }
+
+  /** Keeps a side effect that runs beside the steps; it must not reject (catch what can fail). */
+  track(p: Promise<void>): void {
+    this.inFlight.push(p);
+  }
+
+  /** Waits until every handler has returned and every append and notice has finished, including those they started. */
+  async drain(): Promise<void> {
+    for (;;) {
+      await condition(allHandlersFinished);
+      const pending = this.inFlight.splice(0);
+      if (pending.length === 0) return;
+      await Promise.all(pending);
+    }
+  }
+
+  setStatus(status: IncidentStatus): void {
+    this.state.status = status;
+    upsertSearchAttributes([{ key: SentinelStatus, value: status }]);
+  }
+
+  record(step: string, outcome: StepRecord['outcome'], detail?: string): void {
+    this.state.steps.push({ step, outcome, at: new Date().toISOString(), ...(detail ? { detail } : {}) });
+    if (outcome !== 'failed') this.state.pending = this.state.pending.filter((p) => p !== step);
+    this.audit({ kind: 'action', step, outcome, ...(detail ? { detail } : {}) });
+  }
+
+  /** A side effect that failed without stopping the incident: kept in the state and on the trail. */
+  warn(step: string, reason: string): void {
+    this.state.warnings = [...(this.state.warnings ?? []), { step, reason, at: new Date().toISOString() }];
+    this.audit({ kind: 'action', step, outcome: 'failed', detail: reason });
+  }
+
+  // Operator decisions. Each is validated first (controls below); these only apply them.
+
+  dismiss(a: OperatorAction): void {
+    this.state.dismissed = { by: a.by, reason: a.reason ?? '', at: new Date().toISOString() };
+    this.audit({ kind: 'operator', step: 'dismiss', outcome: 'dismissed', actor: a.by, ...(a.reason ? { detail: a.reason } : {}) });
+  }
+
+  decide(decision: 'approve' | 'reject', a: OperatorAction): void {
+    this.state.approval = { decision, by: a.by, at: new Date().toISOString(), ...(a.reason ? { reason: a.reason } : {}) };
+    this.audit({ kind: 'operator', step: 'revoke_kms', outcome: decision === 'approve' ? 'approved' : 'rejected', actor: a.by, ...(a.reason ? { detail: a.reason } : {}) });
+  }
+
+  requestRetry(a: OperatorAction): void {
+    this.retryRequested = a;
+  }
+
+  escalate(a: OperatorAction): void {
+    this.state.escalations = [...(this.state.escalations ?? []), { by: a.by, at: new Date().toISOString(), ...(a.reason ? { reason: a.reason } : {}) }];
+    this.audit({ kind: 'operator', step: 'escalate', outcome: 'escalated', actor: a.by, ...(a.reason ? { detail: a.reason } : {}) });
+    this.onEscalate?.(a, this.state.escalations.length);
+  }
+}
+
+/** Refusals: each throws with the message the operator reads. */
+export function requireActor(a: OperatorAction | undefined): void {
+  if (!a?.by?.trim()) throw new Error('say who you are: "by" is required');
+}
+
+export function requireOpen(c: IncidentCase): void {
+  if (c.closed) throw new Error(`incident is already ${c.state.status}`);
+}
+
+export function requireAwaitingDecision(c: IncidentCase): void {
+  const { state } = c;
+  if (state.status !== 'awaiting_approval') throw new Error(`no revocation is awaiting approval (status ${state.status})`);
+  if (state.approval) throw new Error(`the revocation was already ${state.approval.decision === 'approve' ? 'approved' : 'rejected'} by ${state.approval.by}`);
+}
+
+export function requireNeedsAttention(c: IncidentCase): void {
+  if (c.state.status !== 'needs_attention') throw new Error(`nothing to retry: the incident is ${c.state.status}`);
+}
