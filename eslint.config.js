@@ -14,7 +14,7 @@ const sandboxPatterns = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.sentinel/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', '.sentinel/**', 'coverage/**', 'dist/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {

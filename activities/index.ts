@@ -9,7 +9,7 @@ import { createKmsActivities } from './kms';
 import type { NoticeLedger } from './notice-ledger';
 import { createOffenderActivities, type OffenderDeps } from './offender';
 import { createSettingsActivities, type SettingsDeps } from './settings';
-import { createSlackActivities, type SlackClients } from './slack';
+import { createSlackActivities, type SlackActivityOptions, type SlackClients } from './slack';
 
 export interface ActivityDeps {
   audit: AuditWriter;
@@ -27,8 +27,8 @@ export function createActivities(deps: ActivityDeps): InternalActivities {
 }
 
 /** Activities of the Slack task queue. */
-export function createSlackQueueActivities(slack: SlackClients, ledger: NoticeLedger, audit: AuditWriter) {
-  return createSlackActivities(slack, ledger, audit);
+export function createSlackQueueActivities(slack: SlackClients, ledger: NoticeLedger, audit: AuditWriter, options: SlackActivityOptions = {}) {
+  return createSlackActivities(slack, ledger, audit, options);
 }
 
 export { createKmsActivities };

@@ -17,6 +17,8 @@ export type NoticeRecord =
 export interface NoticeLedger {
   get(key: string): Promise<NoticeRecord | undefined>;
   put(key: string, record: NoticeRecord): Promise<void>;
+  /** Forgets an intent whose post certainly did not go out (Slack refused it, or it was never sent). */
+  clear(key: string): Promise<void>;
 }
 
 export const NOTICE_BUCKET = 'SENTINEL_NOTICES';
@@ -38,6 +40,9 @@ export async function jetStreamNoticeLedger(js: JetStreamClient): Promise<Notice
     },
     async put(key, record) {
       await kv.put(bucketKey(key), JSON.stringify(record));
+    },
+    async clear(key) {
+      await kv.delete(bucketKey(key));
     },
   };
 }

@@ -5,8 +5,9 @@ import type { InternalActivities, RemediationSettings } from '../contract';
 export interface SettingsDeps {
   remediation: Pick<RemediationSettings, 'notifyMode' | 'securityChannel' | 'approvalTimeout' | 'approvalDefault'>;
   kms: { action: RemediationSettings['kmsAction']; pendingDays: number; taskQueue: string; channelKeys: Record<string, string> };
-  /** The task queue the workflow sends Slack work to. */
+  /** The task queues the workflow sends Slack work to: deletions, and everything else. */
   slackTaskQueue: string;
+  slackDeleteTaskQueue: string;
 }
 
 export function createSettingsActivities(d: SettingsDeps) {
@@ -22,6 +23,7 @@ export function createSettingsActivities(d: SettingsDeps) {
         kmsPendingDays: d.kms.pendingDays,
         channelKeyArn: d.kms.channelKeys[channel],
         slackTaskQueue: d.slackTaskQueue,
+        slackDeleteTaskQueue: d.slackDeleteTaskQueue,
         kmsTaskQueue: d.kms.taskQueue,
       };
     },

@@ -10,6 +10,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorCode, type WebAPICallError } from '@slack/web-api';
 import { FailureType } from '../contract';
+import { BudgetExceeded } from './slack-budget';
 
 /** Slack's own trouble, or its answer "not now": retrying later can succeed. */
 export const TRANSIENT_SLACK_ERRORS: ReadonlySet<string> = new Set([
@@ -71,6 +72,10 @@ function isSlackError(err: unknown): err is WebAPICallError {
 
 /** A Temporal failure for an error raised by a Slack Web API call to `method`. */
 export function slackFailure(err: unknown, method: string): ApplicationFailure {
+  if (err instanceof BudgetExceeded) {
+    // Our own budget, not Slack's answer: come back when it has room.
+    return ApplicationFailure.create({ type: FailureType.SlackRateLimited, message: `${method}: ${err.message}`, nextRetryDelay: `${Math.max(1, Math.ceil(err.waitMs / 1000))}s` });
+  }
   if (!isSlackError(err)) {
     return ApplicationFailure.create({ type: FailureType.SlackTransient, message: `${method} failed: ${(err as Error)?.message ?? String(err)}` });
   }

@@ -5,10 +5,12 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { WebClient } from '@slack/web-api';
+import { ErrorCode, type WebClient } from '@slack/web-api';
 import { FailureType, notifyKey, type MessageRef, type PostOutcome, type SlackActivities } from '../contract';
 import type { AuditWriter } from './audit';
+import { composeSecurityDigest, composeUserDigest, NoticeBatcher } from './notice-batcher';
 import type { NoticeLedger } from './notice-ledger';
+import { BudgetExceeded, SlackBudgets } from './slack-budget';
 import { slackErrorCode, slackFailure } from './slack-failure';
 
 export interface SlackClients {
@@ -24,6 +26,22 @@ const METADATA_TYPE = 'sentinel_notice';
 /** Clocks differ: a post is looked for from this long before its intent was written. */
 const CLOCK_SKEW_MS = 60_000;
 
+/**
+ * Whether a failed post certainly did not go out: Slack answered with an error (an HTTP status, a
+ * 429, ok:false) or our own budget held it back. A timeout or a dropped connection may have posted.
+ */
+function certainlyNotPosted(err: unknown): boolean {
+  if (err instanceof BudgetExceeded) return true;
+  const code = (err as { code?: unknown }).code;
+  return code === ErrorCode.PlatformError || code === ErrorCode.RateLimitedError || code === ErrorCode.HTTPError;
+}
+
+/** Whether a message's metadata payload names `key` (a digest names every notice it carries). */
+function carries(payload: unknown, key: string): boolean {
+  const p = payload as { key?: unknown; keys?: unknown } | undefined;
+  return p?.key === key || (typeof p?.keys === 'string' && p.keys.split(' ').includes(key));
+}
+
 /** Records a failed attempt in the audit trail before Temporal retries it. */
 async function auditAttempt(audit: AuditWriter | undefined, incidentId: string | undefined, step: string, err: unknown): Promise<void> {
   if (!audit || !incidentId) return;
@@ -36,30 +54,60 @@ async function auditAttempt(audit: AuditWriter | undefined, incidentId: string |
     .catch(() => undefined); // the trail of attempts must never be what fails an attempt
 }
 
-export function createSlackActivities(slack: SlackClients, ledger: NoticeLedger, audit?: AuditWriter) {
+export interface SlackActivityOptions {
+  /** Per-method budgets of this worker (calls per second; see budgetOf). */
+  budgets?: Record<string, number>;
+  /** Notifications to one channel closer together than this share a digest message; 0: never. */
+  digestIntervalMs?: number;
+}
+
+export function createSlackActivities(slack: SlackClients, ledger: NoticeLedger, audit?: AuditWriter, options: SlackActivityOptions = {}) {
   const bot = () => {
     if (slack.bot) return slack.bot;
     throw ApplicationFailure.create({ type: FailureType.SlackPermanent, nonRetryable: true, message: 'SLACK_BOT_TOKEN is not configured on this worker; notifications need the bot token' });
   };
+  const budgets = new SlackBudgets(options.budgets ?? {});
+
+  /** One Web API call within its method's budget; a 429 holds the method back for Slack's Retry-After. */
+  async function call<T>(method: string, run: () => Promise<T>): Promise<T> {
+    await budgets.acquire(method);
+    try {
+      return await run();
+    } catch (err) {
+      const retryAfter = (err as { code?: string; retryAfter?: number }).code === ErrorCode.RateLimitedError ? (err as { retryAfter: number }).retryAfter : undefined;
+      if (retryAfter !== undefined) budgets.rateLimited(method, retryAfter);
+      throw err;
+    }
+  }
 
   /** IM channel ids per user: Slack keeps one IM per user and bot, so one conversations.open each will do. */
   const ims = new Map<string, string>();
   async function imOf(user: string): Promise<string> {
     let id = ims.get(user);
     if (!id) {
-      id = (await bot().conversations.open({ users: user })).channel!.id!;
+      id = (await call('conversations.open', () => bot().conversations.open({ users: user }))).channel!.id!;
       ims.set(user, id);
     }
     return id;
   }
+
+  /** Posts a message that carries the idempotency keys of every notice in it (message metadata). */
+  async function postMessage(channel: string, text: string, keys: string[]): Promise<string> {
+    const r = await call('chat.postMessage', () => bot().chat.postMessage({ channel, text, metadata: { event_type: METADATA_TYPE, event_payload: { key: keys[0]!, keys: keys.join(' ') } } }));
+    return r.ts ?? '';
+  }
+
+  const interval = { intervalMs: options.digestIntervalMs ?? 0 };
+  const userDigests = new NoticeBatcher(postMessage, composeUserDigest, interval);
+  const securityDigests = new NoticeBatcher(postMessage, composeSecurityDigest, interval);
 
   /** The post carrying `key` in `channel` since `sinceMs`, read page by page: by time, not by a count of recent messages. */
   async function findPost(channel: string, key: string, sinceMs: number): Promise<string | undefined> {
     const oldest = ((sinceMs - CLOCK_SKEW_MS) / 1000).toFixed(6);
     let cursor: string | undefined;
     do {
-      const page = await bot().conversations.history({ channel, oldest, limit: 200, include_all_metadata: true, ...(cursor ? { cursor } : {}) });
-      const hit = page.messages?.find((m) => (m as { metadata?: { event_payload?: { key?: string } } }).metadata?.event_payload?.key === key);
+      const page = await call('conversations.history', () => bot().conversations.history({ channel, oldest, limit: 200, include_all_metadata: true, ...(cursor ? { cursor } : {}) }));
+      const hit = page.messages?.find((m) => carries((m as { metadata?: { event_payload?: unknown } }).metadata?.event_payload, key));
       if (hit?.ts) return hit.ts;
       cursor = page.response_metadata?.next_cursor || undefined;
     } while (cursor);
@@ -67,11 +115,11 @@ export function createSlackActivities(slack: SlackClients, ledger: NoticeLedger,
   }
 
   /**
-   * Posts `text` to `channel` once per `key`. The intent is written down before the post and the
-   * outcome after; only a retry that finds an intent without an outcome (a worker died in between)
-   * reads the channel, from the intent's time on, to see whether the post went out.
+   * Posts `text` to `channel` once per `key`, alone or in a digest. The intent is written down
+   * before the post and the outcome after; only a retry that finds an intent without an outcome (a
+   * worker died in between) reads the channel, from the intent's time on, to see whether it went out.
    */
-  async function postOnce(channel: string, text: string, key: string): Promise<PostOutcome> {
+  async function postOnce(channel: string, text: string, key: string, digest?: NoticeBatcher): Promise<PostOutcome> {
     const record = await ledger.get(key);
     if (record?.state === 'posted') return 'already_posted';
     if (record?.state === 'intent') {
@@ -83,8 +131,15 @@ export function createSlackActivities(slack: SlackClients, ledger: NoticeLedger,
     } else {
       await ledger.put(key, { state: 'intent', at: Date.now() });
     }
-    const posted = await bot().chat.postMessage({ channel, text, metadata: { event_type: METADATA_TYPE, event_payload: { key } } });
-    await ledger.put(key, { state: 'posted', at: Date.now(), channel, ts: posted.ts ?? '' });
+    let ts: string;
+    try {
+      ts = digest ? await digest.send(channel, { key, text }) : await postMessage(channel, text, [key]);
+    } catch (err) {
+      // Slack answered with a refusal (or the call never left): nothing was posted, so the retry need not look.
+      if (certainlyNotPosted(err)) await ledger.clear(key).catch(() => undefined);
+      throw err;
+    }
+    await ledger.put(key, { state: 'posted', at: Date.now(), channel, ts });
     return 'posted';
   }
 
@@ -96,7 +151,7 @@ export function createSlackActivities(slack: SlackClients, ledger: NoticeLedger,
   async function ephemeralOnce(channel: string, user: string, text: string, key: string): Promise<PostOutcome> {
     if ((await ledger.get(key))?.state === 'posted') return 'already_posted';
     await ledger.put(key, { state: 'intent', at: Date.now() });
-    const r = await bot().chat.postEphemeral({ channel, user, text });
+    const r = await call('chat.postEphemeral', () => bot().chat.postEphemeral({ channel, user, text }));
     await ledger.put(key, { state: 'posted', at: Date.now(), channel, ts: r.message_ts ?? '' });
     return 'posted';
   }
@@ -105,7 +160,7 @@ export function createSlackActivities(slack: SlackClients, ledger: NoticeLedger,
     /** Deletes the message; a message already gone counts as deleted. */
     async deleteMessage(ref: MessageRef & { incidentId?: string }) {
       try {
-        await slack.admin.chat.delete({ channel: ref.channel, ts: ref.ts });
+        await call('chat.delete', () => slack.admin.chat.delete({ channel: ref.channel, ts: ref.ts }));
         return 'deleted';
       } catch (err) {
         if (slackErrorCode(err) === 'message_not_found') return 'already_gone';
@@ -118,7 +173,7 @@ export function createSlackActivities(slack: SlackClients, ledger: NoticeLedger,
       try {
         const key = notifyKey(n.incidentId);
         if (n.mode === 'ephemeral') return await ephemeralOnce(n.channel, n.user, n.text, key);
-        return await postOnce(await imOf(n.user), n.text, key);
+        return await postOnce(await imOf(n.user), n.text, key, userDigests);
       } catch (err) {
         await auditAttempt(audit, n.incidentId, 'notify', err);
         throw slackFailure(err, 'notify');
@@ -127,7 +182,7 @@ export function createSlackActivities(slack: SlackClients, ledger: NoticeLedger,
 
     async postSecurityNotice(n) {
       try {
-        return await postOnce(n.channel, n.text, n.key);
+        return await postOnce(n.channel, n.text, n.key, n.digest ? securityDigests : undefined);
       } catch (err) {
         await auditAttempt(audit, n.incidentId, n.key.split('#').pop() ?? 'notice', err);
         throw slackFailure(err, 'chat.postMessage');
@@ -144,7 +199,7 @@ export function createSlackActivities(slack: SlackClients, ledger: NoticeLedger,
 
     async managerOf(user) {
       try {
-        const info = await bot().users.info({ user });
+        const info = await call('users.info', () => bot().users.info({ user }));
         const manager = (info.user?.profile as { manager?: unknown } | undefined)?.manager;
         return typeof manager === 'string' ? manager : undefined;
       } catch (err) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The `sentinel` command: runs the TypeScript CLI through tsx, so the checkout needs no build step.
-import { register } from 'tsx/esm/api';
+// The `sentinel` command: the compiled CLI in dist/ when the build is current, else the TypeScript
+// sources through tsx, so a checkout works without a build step (see launch.js).
+import { launch } from './launch.js';
 
-register();
-await import('../src/cli/main.ts');
+await launch('cli');

@@ -19,10 +19,10 @@ export type PostOutcome = 'posted' | 'already_posted';
 export interface SlackActivities {
   /** Deletes the message; a message already gone counts as deleted. */
   deleteMessage(ref: MessageRef & { incidentId?: string }): Promise<'deleted' | 'already_gone'>;
-  /** Tells the author why: a direct message (once per incident) or an ephemeral note in the channel. */
+  /** Tells the author why: a direct message (once per incident; several close in time share one) or an ephemeral note in the channel. */
   notifyUser(n: { incidentId: string; user: string; channel: string; text: string; mode: 'dm' | 'ephemeral' }): Promise<PostOutcome>;
-  /** Posts to the security channel (summaries, escalations), once per key. */
-  postSecurityNotice(n: { incidentId: string; channel: string; text: string; key: string }): Promise<PostOutcome>;
+  /** Posts to the security channel (summaries, escalations), once per key; `digest`: may share a message with others close in time. */
+  postSecurityNotice(n: { incidentId: string; channel: string; text: string; key: string; digest?: boolean }): Promise<PostOutcome>;
   /** A direct message (an offender's firmer warning, their manager), once per key. */
   directMessage(n: { user: string; text: string; key: string }): Promise<PostOutcome>;
   /** The user's manager, when the directory knows one. */

@@ -5,3 +5,4 @@ export * from './ids';
 export * from './search-attributes';
 export * from './types';
 export * from './kms';
+export * from './slack-limits';

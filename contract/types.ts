@@ -94,6 +94,11 @@ export interface RemediationSettings {
   /** Task queues the workflow sends Slack and KMS work to. */
   slackTaskQueue: string;
   kmsTaskQueue: string;
+  /**
+   * Deletions have a task queue of their own, with chat.delete's budget, so that no notification
+   * ever queues ahead of a delete. Absent in settings recorded before it existed: the Slack queue then.
+   */
+  slackDeleteTaskQueue?: string;
 }
 
 /** One line of the audit trail: a decision or an action outcome. Never secret text. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { KeyFormatError, decodeKey, parseCodecKeys, type CodecKey } from './crypto/keys';
 import { projectRoot } from './paths';
-import { parseKmsKeyArn, type EscalationLevel } from '../contract';
+import { parseKmsKeyArn, parseSlackBudgets, type EscalationLevel } from '../contract';
 
 const level = z.enum(['debug', 'info', 'warn', 'error']);
 const positiveInt = z.coerce.number().int().positive();
@@ -47,8 +47,25 @@ const schema = z.object({
   SENTINEL_NOTIFY_MODE: z.enum(['dm', 'ephemeral']).default('dm'),
   /** Channel id for incident summaries and escalations; none: no summaries. */
   SENTINEL_SECURITY_CHANNEL: z.string().regex(/^[CGD][A-Z0-9]{2,}$/, 'a Slack channel id such as C0123ABCD').optional(),
-  /** Slack calls per second across all remediation workers (Temporal's task-queue rate limit); default 5. */
+  /** Notification activities (posts, DMs, lookups) started per second across the fleet (Temporal's task-queue rate limit); default 5. */
   SLACK_MAX_CALLS_PER_SECOND: z.coerce.number().positive().default(5),
+  /**
+   * Per-method budgets, `method=N/s` or `method=N/min`, comma separated; `*` for every method not
+   * named. Unset methods keep Slack's published tiers (chat.delete 50/min, …). chat.delete's budget is
+   * also the fleet-wide rate of the deletion task queue.
+   */
+  SLACK_RATE_LIMITS: z
+    .string()
+    .default('')
+    .superRefine((v, ctx) => {
+      try {
+        parseSlackBudgets(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    }),
+  /** Notifications to one channel or user closer together than this are combined into one digest message; default 2s, 0 turns digests off. */
+  SLACK_DIGEST_INTERVAL: z.string().regex(/^\d+(ms|s|m)$/, 'a duration such as 2s or 500ms').default('2s'),
   /** Task queue of the KMS workers, the only ones holding KMS credentials; default sentinel-kms. */
   SENTINEL_KMS_TASK_QUEUE: z.string().min(1).default('sentinel-kms'),
   /** AWS region of the KMS keys; default us-east-1. */
@@ -118,7 +135,15 @@ export interface Config {
   nats: { servers: string[] };
   rulesDir: string;
   detector: { concurrency: number; decodeDepth: number };
-  slack: { apiUrl: string; adminToken: string | undefined; botToken: string | undefined; maxCallsPerSecond: number };
+  slack: {
+    apiUrl: string;
+    adminToken: string | undefined;
+    botToken: string | undefined;
+    maxCallsPerSecond: number;
+    /** Calls per second per Web API method (see budgetOf). */
+    budgets: Record<string, number>;
+    digestIntervalMs: number;
+  };
   bridge: { signingSecret: string | undefined; appToken: string | undefined; host: string; port: number; maxBodyBytes: number };
   remediation: {
     notifyMode: 'dm' | 'ephemeral';
@@ -184,7 +209,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     nats: { servers: e.NATS_URL.split(',').map((s) => s.trim()) },
     rulesDir: e.SENTINEL_RULES_DIR,
     detector: { concurrency: e.DETECTOR_CONCURRENCY, decodeDepth: e.SENTINEL_DECODE_DEPTH },
-    slack: { apiUrl: e.SLACK_API_URL, adminToken: e.SLACK_ADMIN_TOKEN, botToken: e.SLACK_BOT_TOKEN, maxCallsPerSecond: e.SLACK_MAX_CALLS_PER_SECOND },
+    slack: {
+      apiUrl: e.SLACK_API_URL,
+      adminToken: e.SLACK_ADMIN_TOKEN,
+      botToken: e.SLACK_BOT_TOKEN,
+      maxCallsPerSecond: e.SLACK_MAX_CALLS_PER_SECOND,
+      budgets: parseSlackBudgets(e.SLACK_RATE_LIMITS),
+      digestIntervalMs: durationMs(e.SLACK_DIGEST_INTERVAL),
+    },
     bridge: { signingSecret: e.SLACK_SIGNING_SECRET, appToken: e.SLACK_APP_TOKEN, host: e.BRIDGE_HOST, port: e.BRIDGE_PORT, maxBodyBytes: e.BRIDGE_MAX_BODY_BYTES },
     remediation: {
       notifyMode: e.SENTINEL_NOTIFY_MODE,
@@ -232,4 +264,10 @@ function invalid(lines: string[]): ConfigError {
 export function required<T>(value: T | undefined, variable: string, why: string): T {
   if (value === undefined) throw new ConfigError(`${variable} is not set: ${why}`);
   return value;
+}
+
+/** Milliseconds of a duration written as 500ms, 2s or 1m. */
+function durationMs(v: string): number {
+  const [, n, unit] = /^(\d+)(ms|s|m)$/.exec(v)!;
+  return Number(n) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000);
 }

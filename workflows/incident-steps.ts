@@ -20,6 +20,8 @@ export interface StepContext {
   settings: RemediationSettings;
   incident: IncidentCase;
   slack: ActivityInterfaceFor<SlackActivities>;
+  /** The same activities on the deletion task queue. */
+  slackDelete: ActivityInterfaceFor<SlackActivities>;
   kms: ActivityInterfaceFor<KmsActivities>;
   internal: ActivityInterfaceFor<InternalActivities>;
 }
@@ -44,7 +46,7 @@ export async function perform(step: Step, c: StepContext): Promise<StepResult> {
   if (input.source !== 'slack' && (step === 'delete' || step === 'notify')) return ['skipped', `no ${step} for source ${input.source}`];
   switch (step) {
     case 'delete': {
-      const r = await c.slack.deleteMessage({ channel: input.channel, ts: input.ts, incidentId: input.incidentId });
+      const r = await c.slackDelete.deleteMessage({ channel: input.channel, ts: input.ts, incidentId: input.incidentId });
       return [r === 'deleted' ? 'done' : 'already_done'];
     }
     case 'notify': {
@@ -53,7 +55,7 @@ export async function perform(step: Step, c: StepContext): Promise<StepResult> {
     }
     case 'summary': {
       if (!settings.securityChannel) return ['skipped', 'no security channel configured'];
-      const r = await c.slack.postSecurityNotice({ incidentId: input.incidentId, channel: settings.securityChannel, text: summaryText(input), key: `${input.incidentId}#summary` });
+      const r = await c.slack.postSecurityNotice({ incidentId: input.incidentId, channel: settings.securityChannel, text: summaryText(input), key: `${input.incidentId}#summary`, digest: true });
       return [r === 'posted' ? 'done' : 'already_done'];
     }
     case 'report': {

@@ -90,6 +90,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
 
   const settings = await local.remediationSettings(input.channel);
   const slack = proxyActivities<SlackActivities>({ ...slackCall, taskQueue: settings.slackTaskQueue });
+  const slackDelete = proxyActivities<SlackActivities>({ ...slackCall, taskQueue: settings.slackDeleteTaskQueue ?? settings.slackTaskQueue });
   const kms = proxyActivities<KmsActivities>({ ...kmsCall, taskQueue: settings.kmsTaskQueue });
   // The fingerprint goes on the record so that the trail can tell when the same secret leaks again.
   const fingerprint = input.match.fingerprint ? ` (${input.match.fingerprint})` : '';
@@ -112,7 +113,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     );
   };
 
-  const context = { input, settings, incident, slack, kms, internal };
+  const context = { input, settings, incident, slack, slackDelete, kms, internal };
   for (const step of plan) {
     for (;;) {
       if (state.dismissed) break;

@@ -15,6 +15,7 @@ import { projectRoot } from '../paths';
 import { StackError } from './errors';
 import { isAlive } from './state';
 import { ensureToolchain } from './toolchain';
+import { SIM_DEV_RATE_LIMITS } from '../slack-sim/dev-limits';
 
 export type ServiceName = 'temporal' | 'nats' | 'moto' | 'slack-sim';
 
@@ -227,6 +228,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       ? launch('slack-sim', ports.slackSim, process.execPath, ['--import', 'tsx', join(projectRoot, 'src/slack-sim/main.ts')], {
           SLACK_SIM_PORT: String(ports.slackSim),
           SLACK_SIM_HOST: host,
+          SLACK_SIM_RATE_LIMITS: SIM_DEV_RATE_LIMITS,
         })
       : undefined;
 

@@ -1,6 +1,7 @@
 /** The record `stack up` leaves behind so that `status`, `down` and the demo can find a running stack. */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SIM_DEV_RATE_LIMITS } from '../slack-sim/dev-limits';
 import { SIM_ADMIN_TOKEN, SIM_BOT_TOKEN } from '../slack-sim/workspace';
 import type { Endpoints, ServiceProcess } from './stack';
 
@@ -44,7 +45,17 @@ export function stackEnv(e: Endpoints): Record<string, string> {
     // moto accepts any credentials; real AWS takes them from the KMS workers' role.
     AWS_ACCESS_KEY_ID: 'testing',
     AWS_SECRET_ACCESS_KEY: 'testing',
-    ...(e.slackApiUrl ? { SLACK_API_URL: e.slackApiUrl, SLACK_ADMIN_TOKEN: SIM_ADMIN_TOKEN, SLACK_BOT_TOKEN: SIM_BOT_TOKEN, SENTINEL_SECURITY_CHANNEL: 'C0SECURIT', SLACK_MAX_CALLS_PER_SECOND: '50' } : {}),
+    ...(e.slackApiUrl
+      ? {
+          SLACK_API_URL: e.slackApiUrl,
+          SLACK_ADMIN_TOKEN: SIM_ADMIN_TOKEN,
+          SLACK_BOT_TOKEN: SIM_BOT_TOKEN,
+          SENTINEL_SECURITY_CHANNEL: 'C0SECURIT',
+          SLACK_MAX_CALLS_PER_SECOND: '50',
+          // The dev stack's simulator allows each method this much (SIM_DEV_RATE_LIMITS); Slack's own tiers are far lower.
+          SLACK_RATE_LIMITS: SIM_DEV_RATE_LIMITS,
+        }
+      : {}),
   };
 }
 

@@ -13,16 +13,21 @@ import { createActivities, createKmsActivities, createSlackQueueActivities } fro
 import { jetStreamAudit } from '../../activities/audit';
 import { jetStreamNoticeLedger } from '../../activities/notice-ledger';
 import { activityWebClient } from '../../activities/slack-client';
+import { budgetOf } from '../../contract';
 import { required, type Config } from '../config';
 import type { EncryptionCodec } from '../crypto/codec';
 import { dataConverterFor } from '../temporal/data-converter';
+import { workflowBundleOption } from './bundle';
 import { ensureAuditStream } from '../nats/streams';
 
 /** The workflow code the worker bundles (tests bundle it once per suite with bundleWorkflowCode). */
 export const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 
-/** The Slack task queue next to a remediation task queue. */
+/** The Slack task queue next to a remediation task queue (notifications, lookups). */
 export const slackTaskQueue = (taskQueue: string) => `${taskQueue}-slack`;
+
+/** The deletion task queue next to a remediation task queue: chat.delete only, with its own budget. */
+export const slackDeleteTaskQueue = (taskQueue: string) => `${taskQueue}-slack-delete`;
 
 /** Slack clients for activities, from configuration; fails fast without the admin token. */
 export function slackClientsFrom(cfg: Config['slack']): { admin: WebClient; bot?: WebClient } {
@@ -46,12 +51,13 @@ export interface RemediationWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
 
-/** The remediation worker and its Slack worker; run both. */
+/** The remediation worker, its Slack worker and its deletion worker; run all three (runTogether). */
 export async function createRemediationWorkers(o: RemediationWorkerOptions): Promise<Worker[]> {
   const { config } = o;
   await ensureAuditStream(await o.nc.jetstreamManager());
   const audit = jetStreamAudit(o.nc.jetstream());
   const slackQueue = slackTaskQueue(config.temporal.taskQueue);
+  const deleteQueue = slackDeleteTaskQueue(config.temporal.taskQueue);
   const dataConverter = dataConverterFor(o.codec);
   const main = await Worker.create({
     connection: o.connection,
@@ -61,19 +67,34 @@ export async function createRemediationWorkers(o: RemediationWorkerOptions): Pro
     activities: createActivities({
       audit,
       offender: { temporal: o.client, taskQueue: config.temporal.taskQueue, levels: config.remediation.escalation },
-      settings: { remediation: config.remediation, kms: config.kms, slackTaskQueue: slackQueue },
+      settings: { remediation: config.remediation, kms: config.kms, slackTaskQueue: slackQueue, slackDeleteTaskQueue: deleteQueue },
     }),
-    ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath }),
+    // The bundle `npm run build` prebuilt, when it matches the sources; else the worker bundles them itself.
+    ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : workflowBundleOption()),
+  });
+  // One set of Slack activities for both queues: one budget per method, one cache of DM channels, one digest per channel.
+  const slackActivities = createSlackQueueActivities(slackClientsFrom(config.slack), await jetStreamNoticeLedger(o.nc.jetstream()), audit, {
+    budgets: config.slack.budgets,
+    digestIntervalMs: config.slack.digestIntervalMs,
   });
   const slack = await Worker.create({
     connection: o.connection,
     dataConverter,
     namespace: config.temporal.namespace,
     taskQueue: slackQueue,
-    activities: createSlackQueueActivities(slackClientsFrom(config.slack), await jetStreamNoticeLedger(o.nc.jetstream()), audit),
+    activities: slackActivities,
     maxTaskQueueActivitiesPerSecond: config.slack.maxCallsPerSecond,
   });
-  return [main, slack];
+  // Deletions never wait behind notifications: their own queue, pollers and fleet-wide rate (chat.delete's budget).
+  const deletions = await Worker.create({
+    connection: o.connection,
+    dataConverter,
+    namespace: config.temporal.namespace,
+    taskQueue: deleteQueue,
+    activities: { deleteMessage: slackActivities.deleteMessage },
+    maxTaskQueueActivitiesPerSecond: budgetOf(config.slack.budgets, 'chat.delete'),
+  });
+  return [main, slack, deletions];
 }
 
 /** The KMS worker: the only process that needs KMS credentials. */

@@ -24,7 +24,8 @@ describe('a burst of incidents', () => {
       join(dir, 'rules.yaml'),
       'rules:\n  - id: burst\n    description: burst test\n    category: policy\n    severity: low\n    match: { keywords: [burstword] }\n    actions: [delete]\n',
     );
-    h = await startHarness({ SENTINEL_RULES_DIR: dir, SLACK_MAX_CALLS_PER_SECOND: String(WORKER_LIMIT_PER_SECOND), SENTINEL_SECURITY_CHANNEL: '' });
+    // Deletions run on their own queue at chat.delete's budget: that is the limit under test here.
+    h = await startHarness({ SENTINEL_RULES_DIR: dir, SLACK_RATE_LIMITS: `chat.delete=${WORKER_LIMIT_PER_SECOND}/s`, SENTINEL_SECURITY_CHANNEL: '' });
   });
   afterAll(async () => {
     await h?.close();

@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readAuditTrail } from '../../src/incidents/audit-trail';
 import { chatSubject } from '../../src/nats/streams';
 import type { IncidentState } from '../../contract';
@@ -43,6 +43,8 @@ describe('failure paths', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sentinel-failure-rules-'));
     writeFileSync(join(dir, 'rules.yaml'), rules);
     h = await startHarness({ SENTINEL_RULES_DIR: dir, SENTINEL_ESCALATION: '2/24h=warn,3/24h=notify_security' });
+    // Offenders are per user, not per suite: start these users' records afresh.
+    for (const user of ['U0ALICE01', 'U0CAROL01']) await h.client.workflow.getHandle(`offender/slack/${TEAM}/${user}`).terminate('test suite starts afresh').catch(() => undefined);
     kms = new KMSClient({ region: 'us-east-1', endpoint: inject('stack').kmsEndpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
   });
   afterAll(async () => {
@@ -65,6 +67,8 @@ describe('failure paths', () => {
       const s = await h.client.workflow.getHandle(`offender/slack/${TEAM}/${user}`).query<OffenderState>('history').catch(() => undefined);
       return s && done(s) && s;
     });
+
+  afterEach(() => h.sim.clearFaults());
 
   it('keeps a repeat offender alive when an escalation meets a permanent Slack error', async () => {
     // The manager lookup of notify_security fails for good: the account behind it is gone.

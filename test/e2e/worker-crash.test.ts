@@ -49,6 +49,7 @@ describe('worker crash', () => {
         SENTINEL_TASK_QUEUE: taskQueue,
         SENTINEL_SECURITY_CHANNEL: 'C0SECURIT',
         SLACK_MAX_CALLS_PER_SECOND: '100',
+        SLACK_RATE_LIMITS: '*=100/s',
         LOG_LEVEL: 'error',
         ...testSecrets(),
       },

@@ -88,6 +88,9 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     SENTINEL_RULES_DIR: join(projectRoot, 'rules'),
     SENTINEL_SECURITY_CHANNEL: 'C0SECURIT',
     SLACK_MAX_CALLS_PER_SECOND: '100',
+    // The simulator enforces no limits unless a suite sets them; suites that test budgets and digests set these.
+    SLACK_RATE_LIMITS: '*=100/s',
+    SLACK_DIGEST_INTERVAL: '0s',
     AWS_ENDPOINT_URL_KMS: stack.kmsEndpoint,
     ...inject('secrets'),
     ...env,
