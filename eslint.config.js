@@ -13,6 +13,11 @@ const sandboxPatterns = [
   },
 ];
 
+/** The sandbox's import rule, plus the folders of Sentinel these files must not import (`message` says why). */
+const sandboxRule = (folders, message) => ({
+  '@typescript-eslint/no-restricted-imports': ['error', { paths: sandboxPaths, patterns: [...sandboxPatterns, { group: folders, message }] }],
+});
+
 export default tseslint.config(
   { ignores: ['node_modules/**', '.sentinel/**', 'coverage/**', 'dist/**'] },
   ...tseslint.configs.recommended,
@@ -23,34 +28,12 @@ export default tseslint.config(
   },
   {
     files: ['workflows/**/*.ts'],
-    rules: {
-      '@typescript-eslint/no-restricted-imports': [
-        'error',
-        {
-          paths: sandboxPaths,
-          patterns: [
-            ...sandboxPatterns,
-            { group: ['**/activities', '**/activities/*', '**/src/*', '**/src/**'], message: `${sandbox}; what workflows share with activities and the detector lives in contract/` },
-          ],
-        },
-      ],
-    },
+    rules: sandboxRule(['**/activities', '**/activities/*', '**/src/*', '**/src/**'], `${sandbox}; what workflows share with activities and the detector lives in contract/`),
   },
   {
     // contract/ is imported by workflow code, so it keeps to the sandbox's rules, and it depends on nothing of Sentinel's.
     files: ['contract/**/*.ts'],
-    rules: {
-      '@typescript-eslint/no-restricted-imports': [
-        'error',
-        {
-          paths: sandboxPaths,
-          patterns: [
-            ...sandboxPatterns,
-            { group: ['**/workflows', '**/workflows/*', '**/activities', '**/activities/*', '**/src/*', '**/src/**'], message: 'contract/ depends on nothing of Sentinel: the others depend on it' },
-          ],
-        },
-      ],
-    },
+    rules: sandboxRule(['**/workflows', '**/workflows/*', '**/activities', '**/activities/*', '**/src/*', '**/src/**'], 'contract/ depends on nothing of Sentinel: the others depend on it'),
   },
   {
     // The failure converter is loaded by path with require(), in and out of the sandbox.

@@ -3,9 +3,6 @@
  * simulator: a permanent Slack error in an escalation, an escalation notice that fails while the
  * incident waits, audit records across continueAsNew. Each ends somewhere visible, none wedges.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readAuditTrail } from '../../src/incidents/audit-trail';
@@ -14,34 +11,15 @@ import type { IncidentState } from '../../contract';
 import type { OffenderState } from '../../workflows/offender';
 import { eventually, incidentResult, startHarness, type Harness } from '../support/harness';
 import { recordHistory } from '../support/histories';
+import { INCIDENT_RULES, rulesDir } from '../support/incident-rules';
 
 const TEAM = 'T0SENTNL1';
-const ARN = 'arn:aws:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
-const rules = `rules:
-  - id: kms-approval
-    description: KMS key named in general, revoked only with approval
-    category: policy
-    severity: high
-    match: { regex: '(${ARN})', anchors: ["arn:aws:kms:"] }
-    scope: { channels: [C0GENERAL] }
-    approval: required
-    actions: [delete, notify, revoke_kms]
-    message: "<@{user}>, a KMS key was named here; security will decide on revoking it."
-  - id: leakword
-    description: a test leak
-    category: secret
-    severity: medium
-    match: { keywords: [leakword] }
-    actions: [delete, notify]
-    message: "<@{user}>, do not post leakwords."
-`;
 
 describe('failure paths', () => {
   let h: Harness;
   let kms: KMSClient;
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sentinel-failure-rules-'));
-    writeFileSync(join(dir, 'rules.yaml'), rules);
+    const dir = rulesDir(INCIDENT_RULES);
     h = await startHarness({ SENTINEL_RULES_DIR: dir, SENTINEL_ESCALATION: '2/24h=warn,3/24h=notify_security' });
     // Offenders are per user, not per suite: start these users' records afresh.
     for (const user of ['U0ALICE01', 'U0CAROL01']) await h.client.workflow.getHandle(`offender/slack/${TEAM}/${user}`).terminate('test suite starts afresh').catch(() => undefined);

@@ -3,9 +3,7 @@
  * KMS revocation with and without approval, Slack rate limits, repeat offenders, the audit trail.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateKeyCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -16,43 +14,16 @@ import type { OffenderState } from '../../workflows/offender';
 import type { IncidentState } from '../../contract';
 import { eventually, incidentResult, startHarness, type Harness } from '../support/harness';
 import { recordHistory } from '../support/histories';
+import { INCIDENT_RULES, rulesDir } from '../support/incident-rules';
 import { testSecrets } from '../support/secrets';
 
 const TEAM = 'T0SENTNL1';
-const ARN = 'arn:aws:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
-const rules = `rules:
-  - id: kms-auto
-    description: KMS key named in engineering
-    category: policy
-    severity: high
-    match: { regex: '(${ARN})', anchors: ["arn:aws:kms:"] }
-    scope: { channels: [C0ENGINEE] }
-    actions: [delete, notify, revoke_kms]
-    message: "<@{user}>, a KMS key was named here; Sentinel revoked it."
-  - id: kms-approval
-    description: KMS key named in general, revoked only with approval
-    category: policy
-    severity: high
-    match: { regex: '(${ARN})', anchors: ["arn:aws:kms:"] }
-    scope: { channels: [C0GENERAL] }
-    approval: required
-    actions: [delete, notify, revoke_kms]
-    message: "<@{user}>, a KMS key was named here; security will decide on revoking it."
-  - id: leakword
-    description: a test leak
-    category: secret
-    severity: medium
-    match: { keywords: [leakword] }
-    actions: [delete, notify]
-    message: "<@{user}>, do not post leakwords."
-`;
 
 describe('incident workflows', () => {
   let h: Harness;
   let kms: KMSClient;
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sentinel-incident-rules-'));
-    writeFileSync(join(dir, 'rules.yaml'), rules);
+    const dir = rulesDir(INCIDENT_RULES);
     h = await startHarness({ SENTINEL_RULES_DIR: dir });
     kms = new KMSClient({ region: 'us-east-1', endpoint: inject('stack').kmsEndpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
   });
