@@ -1,6 +1,7 @@
 /** An HTTP client for the simulator's /_sim/ control surface (the demo drives a simulator in another process). */
-import type { CallRecord, Delivery, EventEnvelope, Fault } from './server';
-import type { SimMessage } from './workspace';
+import type { CallRecord, Delivery, EventEnvelope, Fault, SlackSimulator, Storm, StormRecord } from './server';
+import type { SocketDelivery } from './socket-mode';
+import type { SimChannel, SimMessage, SimUser } from './workspace';
 
 export class SimControl {
   constructor(private readonly baseUrl: string) {}
@@ -39,5 +40,50 @@ export class SimControl {
 
   async fault(f: Fault): Promise<void> {
     await this.call('POST', '/_sim/faults', f);
+  }
+
+  /** Starts a storm of failures (see Storm). */
+  async storm(s: Storm): Promise<StormRecord> {
+    return (await this.call<{ storm: StormRecord }>('POST', '/_sim/storms', s)).storm;
+  }
+
+  /** Ends every storm. */
+  async calm(): Promise<void> {
+    await this.call('DELETE', '/_sim/storms');
+  }
+
+  async storms(): Promise<StormRecord[]> {
+    return (await this.call<{ storms: StormRecord[] }>('GET', '/_sim/storms')).storms;
+  }
+
+  /** A channel's messages as the workspace holds them, newest first, metadata included. */
+  async history(channel: string): Promise<SimMessage[]> {
+    return (await this.call<{ messages: SimMessage[] }>('GET', `/_sim/history?channel=${encodeURIComponent(channel)}`)).messages;
+  }
+
+  async status(): Promise<ReturnType<SlackSimulator['status']>> {
+    return this.call('GET', '/_sim/status');
+  }
+
+  async socketDeliveries(): Promise<SocketDelivery[]> {
+    return (await this.call<{ deliveries: SocketDelivery[] }>('GET', '/_sim/socket-deliveries')).deliveries;
+  }
+
+  async addUser(user: SimUser): Promise<void> {
+    await this.call('POST', '/_sim/users', user);
+  }
+
+  async addChannel(channel: SimChannel): Promise<void> {
+    await this.call('POST', '/_sim/channels', channel);
+  }
+
+  /** Sets the delays between Events API delivery attempts. */
+  async deliveryRetries(delaysMs: number[]): Promise<void> {
+    await this.call('POST', '/_sim/delivery-retries', { delaysMs });
+  }
+
+  /** Delivers an event again as Slack's retry `retryNum`; answers how the bridge took it. */
+  async redeliver(eventId: string, retryNum = 1, reason = 'http_timeout'): Promise<Delivery> {
+    return (await this.call<{ delivery: Delivery }>('POST', '/_sim/redeliver', { eventId, retryNum, reason })).delivery;
   }
 }

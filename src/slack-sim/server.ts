@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import { listen } from '../http/listen';
 import { signature } from '../bridge/verify';
 import { SocketModeHub } from './socket-mode';
-import { SlackApiError, Workspace, type SimMessage, type SimToken, type WorkspaceSeed } from './workspace';
+import { SlackApiError, Workspace, type SimChannel, type SimMessage, type SimToken, type SimUser, type WorkspaceSeed } from './workspace';
 
 /** One fault, consumed by the next matching calls. */
 export interface Fault {
@@ -28,6 +28,38 @@ export interface Fault {
   status?: number;
   delayMs?: number;
   error?: string;
+}
+
+/**
+ * A storm: for `durationMs` from now, each call to one of `methods` fails with probability `share`,
+ * the way Slack fails under load: `rate_limited` (HTTP 429, Retry-After), `server_error` (HTTP
+ * `status`, 503 by default) or `error` (HTTP 200 `{ ok: false, error }`, e.g. `internal_error`); or,
+ * `slow`, is done and answered only after `delayMs` (2000 by default), so that a caller that dies
+ * meanwhile never learns it was done. Faults queued with injectFault() come first.
+ */
+export interface Storm {
+  /** Web API methods it hits; `*` for any. */
+  methods: string[];
+  kind: 'rate_limited' | 'server_error' | 'error' | 'slow';
+  /** Share of matching calls that fail, 0 to 1. */
+  share: number;
+  durationMs: number;
+  retryAfter?: number;
+  status?: number;
+  error?: string;
+  delayMs?: number;
+  /** Seed of the storm's coin flips, so that a run can be repeated; default random. */
+  seed?: number;
+}
+
+/** A storm as the simulator keeps it: when it ends and what it did. */
+export interface StormRecord extends Storm {
+  id: number;
+  startedAt: number;
+  endsAt: number;
+  /** Calls it failed, and matching calls it let through. */
+  hits: number;
+  passes: number;
 }
 
 /** One Web API call as the simulator answered it. */
@@ -95,6 +127,10 @@ export class SlackSimulator {
   /** Slack's event ids are unique forever; a restarted simulator must not reuse them (JetStream dedups on them). */
   private readonly eventPrefix = randomBytes(4).toString('hex').toUpperCase();
   private baseUrl = '';
+  readonly storms: StormRecord[] = [];
+  private readonly stormFlips = new Map<number, () => number>();
+  /** Delays between Events API delivery attempts; setDeliveryRetries() changes them. */
+  private retryDelaysMs = RETRY_DELAYS_MS;
 
   constructor(private readonly options: SimulatorOptions = {}) {
     this.workspace = new Workspace(options.seed);
@@ -155,6 +191,64 @@ export class SlackSimulator {
 
   clearFaults(): void {
     this.faults = [];
+  }
+
+  /** Starts a storm (see Storm); several may blow at once, the first that hits a call answers it. */
+  storm(s: Storm): StormRecord {
+    if (!(s.share >= 0 && s.share <= 1)) throw new SlackApiError('invalid_storm_share');
+    if (!Array.isArray(s.methods) || s.methods.length === 0) throw new SlackApiError('invalid_storm_methods');
+    const now = Date.now();
+    const record: StormRecord = { ...s, id: this.storms.length + 1, startedAt: now, endsAt: now + s.durationMs, hits: 0, passes: 0 };
+    this.storms.push(record);
+    this.stormFlips.set(record.id, seededRandom(s.seed ?? Math.floor(Math.random() * 2 ** 32)));
+    return record;
+  }
+
+  /** Ends every storm now. */
+  calmStorms(): void {
+    const now = Date.now();
+    for (const s of this.storms) if (s.endsAt > now) s.endsAt = now;
+  }
+
+  /** The fault a storm throws at this call, if one does. */
+  private stormFault(method: string): Fault | undefined {
+    const now = Date.now();
+    for (const s of this.storms) {
+      if (s.endsAt <= now || !(s.methods.includes(method) || s.methods.includes('*'))) continue;
+      if (this.stormFlips.get(s.id)!() >= s.share) {
+        s.passes += 1;
+        continue;
+      }
+      s.hits += 1;
+      if (s.kind === 'rate_limited') return { method, kind: 'rate_limited', retryAfter: s.retryAfter ?? 1 };
+      if (s.kind === 'server_error') return { method, kind: 'server_error', status: s.status ?? 503 };
+      if (s.kind === 'slow') return { method, kind: 'slow', delayMs: s.delayMs ?? 2000 };
+      return { method, kind: 'error', error: s.error ?? 'internal_error' };
+    }
+    return undefined;
+  }
+
+  /** Delays between the attempts of an Events API delivery (Slack: at once, ~1 min, ~5 min); default 250 ms, 1 s, 3 s. */
+  setDeliveryRetries(delaysMs: number[]): void {
+    if (!delaysMs.every((d) => Number.isFinite(d) && d >= 0)) throw new SlackApiError('invalid_delays');
+    this.retryDelaysMs = [...delaysMs];
+  }
+
+  /**
+   * Delivers an event again over the Events API, once, as Slack's retry number `retryNum` would
+   * come (X-Slack-Retry-Num, X-Slack-Retry-Reason): what a bridge sees when Slack did not get its
+   * answer in time. Recorded in `deliveries` with that attempt number.
+   */
+  async redeliver(eventId: string, retryNum = 1, reason = 'http_timeout'): Promise<Delivery> {
+    const envelope = this.events.find((e) => e.event_id === eventId);
+    if (!envelope) throw new SlackApiError('event_not_found');
+    if (!this.subscription) throw new SlackApiError('no_subscription');
+    return this.attempt(envelope, this.subscription, retryNum, reason);
+  }
+
+  /** What is still under way: Events API deliveries, unacked Socket Mode envelopes; and how much has happened. */
+  status(): { deliveriesInFlight: number; socketConnections: number; socketUnacked: number; events: number; calls: number } {
+    return { deliveriesInFlight: this.inFlight.size, socketConnections: this.socketMode.connections, socketUnacked: this.socketMode.unacked, events: this.events.length, calls: this.calls.length };
   }
 
   /** Enforces a rate limit on `method` from now on, as Slack's tiers do; `undefined` lifts it. */
@@ -246,31 +340,39 @@ export class SlackSimulator {
 
   /** POSTs the event as Slack does: signed, retried up to three times with X-Slack-Retry-Num. */
   private async deliver(envelope: EventEnvelope, s: Subscription): Promise<void> {
-    const body = JSON.stringify(envelope);
-    for (let attempt = 0; attempt <= RETRY_DELAYS_MS.length; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt - 1]));
-      const ts = String(Math.floor(Date.now() / 1000));
-      let status: Delivery['status'];
-      try {
-        const res = await fetch(s.url, {
-          method: 'POST',
-          body,
-          headers: {
-            'content-type': 'application/json',
-            'x-slack-request-timestamp': ts,
-            'x-slack-signature': signature(s.signingSecret, ts, body),
-            ...(attempt > 0 ? { 'x-slack-retry-num': String(attempt), 'x-slack-retry-reason': 'http_error' } : {}),
-          },
-          signal: AbortSignal.timeout(3000),
-        });
-        status = res.status;
-        await res.arrayBuffer();
-      } catch {
-        status = 'network_error';
-      }
-      this.deliveries.push({ eventId: envelope.event_id, attempt, status, at: Date.now() });
+    const delays = this.retryDelaysMs;
+    for (let attempt = 0; attempt <= delays.length; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, delays[attempt - 1]));
+      const { status } = await this.attempt(envelope, s, attempt, 'http_error');
       if (typeof status === 'number' && status >= 200 && status < 300) return;
     }
+  }
+
+  /** One signed delivery attempt (attempt 0 is the first; later ones carry X-Slack-Retry-Num). */
+  private async attempt(envelope: EventEnvelope, s: Subscription, attempt: number, reason: string): Promise<Delivery> {
+    const body = JSON.stringify(envelope);
+    const ts = String(Math.floor(Date.now() / 1000));
+    let status: Delivery['status'];
+    try {
+      const res = await fetch(s.url, {
+        method: 'POST',
+        body,
+        headers: {
+          'content-type': 'application/json',
+          'x-slack-request-timestamp': ts,
+          'x-slack-signature': signature(s.signingSecret, ts, body),
+          ...(attempt > 0 ? { 'x-slack-retry-num': String(attempt), 'x-slack-retry-reason': reason } : {}),
+        },
+        signal: AbortSignal.timeout(3000),
+      });
+      status = res.status;
+      await res.arrayBuffer();
+    } catch {
+      status = 'network_error';
+    }
+    const delivery: Delivery = { eventId: envelope.event_id, attempt, status, at: Date.now() };
+    this.deliveries.push(delivery);
+    return delivery;
   }
 
   private takeFault(method: string): Fault | undefined {
@@ -304,7 +406,7 @@ export class SlackSimulator {
       send(res, status, body);
     };
 
-    const fault = this.takeFault(method);
+    const fault = this.takeFault(method) ?? (this.storms.length ? this.stormFault(method) : undefined);
     if (fault?.kind === 'rate_limited' || this.overLimit(method)) {
       res.setHeader('Retry-After', String(fault?.retryAfter ?? 1));
       return record(429, { ok: false, error: 'ratelimited' });
@@ -435,6 +537,37 @@ export class SlackSimulator {
         case 'DELETE /_sim/faults':
           this.clearFaults();
           return send(res, 200, { ok: true });
+        case 'POST /_sim/storms':
+          return send(res, 200, { ok: true, storm: this.storm(body as unknown as Storm) });
+        case 'GET /_sim/storms':
+          return send(res, 200, { ok: true, storms: this.storms });
+        case 'DELETE /_sim/storms':
+          this.calmStorms();
+          return send(res, 200, { ok: true });
+        case 'GET /_sim/history':
+          // The workspace as it is, metadata included: what a test counts side effects on.
+          return send(res, 200, { ok: true, messages: this.workspace.history(String(url.searchParams.get('channel'))) });
+        case 'GET /_sim/status':
+          return send(res, 200, { ok: true, ...this.status() });
+        case 'GET /_sim/socket-deliveries':
+          return send(res, 200, { ok: true, deliveries: this.socketMode.deliveries });
+        case 'POST /_sim/users':
+          this.workspace.addUser(body as unknown as SimUser);
+          return send(res, 200, { ok: true });
+        case 'POST /_sim/channels':
+          if (typeof body.id !== 'string' || !/^[CG][A-Z0-9]{2,}$/.test(body.id) || !['channel', 'group'].includes(String(body.kind))) throw new SlackApiError('invalid_channel');
+          this.workspace.addChannel(body as unknown as SimChannel);
+          return send(res, 200, { ok: true });
+        case 'POST /_sim/delivery-retries':
+          this.setDeliveryRetries(body.delaysMs as number[]);
+          return send(res, 200, { ok: true });
+        case 'POST /_sim/redeliver':
+          // Answered once the attempt is over: the caller learns the bridge's status.
+          void this.redeliver(String(body.eventId), Number(body.retryNum ?? 1), String(body.reason ?? 'http_timeout')).then(
+            (delivery) => send(res, 200, { ok: true, delivery }),
+            (err: unknown) => send(res, 400, { ok: false, error: err instanceof SlackApiError ? err.code : String(err) }),
+          );
+          return;
         default:
           return send(res, 404, { ok: false, error: `no control route ${route}` });
       }
@@ -485,4 +618,16 @@ function parseArgs(contentType: string | undefined, raw: string, query: URLSearc
   if (contentType?.includes('application/json')) return { ...args, ...(JSON.parse(raw) as Record<string, unknown>) };
   for (const [k, v] of new URLSearchParams(raw)) args[k] = v;
   return args;
+}
+
+/** Mulberry32: a small seeded generator, so that a storm's coin flips can be repeated. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }

