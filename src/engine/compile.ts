@@ -21,17 +21,71 @@ export interface Span {
  */
 export interface Subject {
   text: string;
-  bytes: Buffer;
-  /** [start, end) byte offsets of the runs of 12+ digits, when the prefilter has found them. */
-  longRuns?: number[];
+  /** `text` in UTF-8. */
+  readonly bytes: Buffer;
+  /** [start, end) byte offsets in `bytes` of the runs of 12+ digits, when the prefilter has found them. */
+  longRuns?: readonly number[];
   /** Byte offset in `bytes` → UTF-16 offset in `text`. */
   charOffset(byteOffset: number): number;
 }
 
+/**
+ * The bytes of the subject being matched, written into one buffer that is reused: a Buffer made
+ * per text (and a new backing store every few dozen texts) cost more than the matching it was made
+ * for. A view of each length is kept, so handing RE2 the bytes allocates nothing. RE2 reads them
+ * only during a call (it caches strings, never buffers), and exec() copies what it returns.
+ */
+const SCRATCH_SIZE = 16 * 1024;
+const scratch = Buffer.allocUnsafeSlow(SCRATCH_SIZE);
+/** views[n]: the first n bytes of the scratch, made on first use. */
+const views: (Buffer | undefined)[] = Array.from({ length: SCRATCH_SIZE + 1 }, () => undefined);
+/** Subjects are numbered; the scratch holds the text of the one numbered here. */
+let subjects = 0;
+let scratchHolder = 0;
+
+class TextSubject implements Subject {
+  longRuns?: readonly number[];
+  private readonly serial = ++subjects;
+  /** The text's own UTF-8 bytes, for a text too long for the scratch. */
+  private own: Buffer | undefined;
+  /** The scratch's view of this text's bytes, valid while it holds them. */
+  private view: Buffer | undefined;
+  /** Whether every character is ASCII, so byte and character offsets agree; known once the bytes are written. */
+  private ascii = false;
+
+  constructor(readonly text: string) {}
+
+  /**
+   * The UTF-8 bytes, valid until another subject's are asked for: a subject that reads them again
+   * after that writes them again. Nothing holds them across subjects (a text's decoded layers are
+   * matched after the text itself is done with).
+   */
+  get bytes(): Buffer {
+    if (this.own) return this.own;
+    if (scratchHolder === this.serial) return this.view!;
+    const { text } = this;
+    // UTF-8 takes at most three bytes per UTF-16 code unit.
+    if (text.length * 3 > SCRATCH_SIZE) {
+      this.own = Buffer.from(text, 'utf8');
+      this.ascii = this.own.length === text.length;
+      return this.own;
+    }
+    const n = scratch.write(text, 0, 'utf8');
+    this.ascii = n === text.length;
+    scratchHolder = this.serial;
+    this.view = views[n] ??= scratch.subarray(0, n);
+    return this.view;
+  }
+
+  charOffset(byteOffset: number): number {
+    const bytes = this.bytes;
+    return this.ascii ? byteOffset : bytes.subarray(0, byteOffset).toString('utf8').length;
+  }
+}
+
+/** The subject for `text`. */
 export function subject(text: string): Subject {
-  const bytes = Buffer.from(text, 'utf8');
-  const ascii = bytes.length === text.length;
-  return { text, bytes, charOffset: ascii ? (b) => b : (b) => bytes.subarray(0, b).toString('utf8').length };
+  return new TextSubject(text);
 }
 
 /** A candidate the rule's pattern matched but a check turned down: what `sentinel scan --explain` prints. */
@@ -87,9 +141,12 @@ function re2(pattern: string, flags: string, field: string): RE2 {
   }
 }
 
+/** The scope of a rule without one: one function for all of them, so the engine's call to it stays monomorphic. */
+const everywhere = (): boolean => true;
+
 function scopeOf(spec: RuleSpec): (e: ChatEvent) => boolean {
   const s = spec.scope;
-  if (!s) return () => true;
+  if (!s) return everywhere;
   const types = s.event_types && new Set(s.event_types);
   const channels = s.channels && new Set(s.channels);
   const users = s.users && new Set(s.users);
@@ -110,7 +167,10 @@ const CHECKSUMS = new Set(['luhn', 'payment-card', 'iban', 'verhoeff', 'aadhaar'
 interface AllowTarget {
   secret: string;
   match: string;
-  line: () => string;
+  /** The text and where the secret is in it: the line is cut out only when a list asks for it. */
+  text: string;
+  start: number;
+  end: number;
 }
 
 /** Compiles `allow` and `allowlists` into one test; it answers which list held, or undefined. */
@@ -129,7 +189,7 @@ function allowTest(spec: RuleSpec): (t: AllowTarget) => string | undefined {
     for (const l of lists) {
       const results: boolean[] = [];
       if (l.regexes) {
-        const subject = l.target === 'secret' ? t.secret : l.target === 'match' ? t.match : t.line();
+        const subject = l.target === 'secret' ? t.secret : l.target === 'match' ? t.match : lineAround(t.text, t.start, t.end);
         results.push(l.regexes.some((r) => r.test(subject)));
       }
       if (l.stopwords) {
@@ -173,6 +233,125 @@ export function withoutCaptures(pattern: string): string {
   return out;
 }
 
+/**
+ * The offset of the `)` closing the group opened at `open` in `pattern`, or -1 (escapes and
+ * character classes respected, as in withoutCaptures).
+ */
+function closingParen(pattern: string, open: number): number {
+  let depth = 0;
+  let inClass = false;
+  for (let i = open; i < pattern.length; i++) {
+    const ch = pattern[i]!;
+    if (ch === '\\') i += 1;
+    else if (inClass) {
+      if (ch === ']') inClass = false;
+    } else if (ch === '[') {
+      inClass = true;
+      if (pattern[i + 1] === '^') i += 1;
+      if (pattern[i + 1] === ']') i += 1;
+    } else if (ch === '(') depth += 1;
+    else if (ch === ')' && --depth === 0) return i;
+  }
+  return -1;
+}
+
+/**
+ * Whether capture group 1 is the whole of every match: the pattern is one capturing group with
+ * nothing around it but inline flags and zero-width assertions (`\b(ghp_[0-9A-Za-z]{36})\b`).
+ */
+export function groupIsWholeMatch(pattern: string): boolean {
+  const lead = /^(?:\(\?[imsU-]*\)|\\[bBA]|\^)*/.exec(pattern)![0].length;
+  if (pattern[lead] !== '(' || pattern[lead + 1] === '?') return false;
+  const close = closingParen(pattern, lead);
+  return close > 0 && /^(?:\\[bBz]|\$)*$/.test(pattern.slice(close + 1));
+}
+
+/**
+ * Counted repetitions with an upper bound this high or higher make RE2's search for where a match
+ * starts (its reverse automaton) outgrow its memory and fall back to a far slower engine: a GitHub
+ * App token's `{16,1000}` took milliseconds to locate, where the yes/no scan took microseconds.
+ */
+const LARGE_BOUND = 200;
+
+/**
+ * `pattern` with every counted repetition bounded at LARGE_BOUND or more left open (`{16,1000}`
+ * becomes `{16,}`), or undefined when it has none. Wherever the pattern matches, this one matches
+ * too (it only allows more), and it is quick to locate.
+ */
+export function relaxLargeBounds(pattern: string): string | undefined {
+  let out = '';
+  let inClass = false;
+  let relaxed = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i]!;
+    if (ch === '\\') {
+      out += ch + (pattern[i + 1] ?? '');
+      i += 1;
+    } else if (inClass) {
+      if (ch === ']') inClass = false;
+      out += ch;
+    } else if (ch === '[') {
+      inClass = true;
+      out += ch;
+      if (pattern[i + 1] === '^') out += pattern[++i];
+      if (pattern[i + 1] === ']') out += pattern[++i];
+    } else if (ch === '{') {
+      const counted = /^\{(\d+),(\d+)\}/.exec(pattern.slice(i));
+      if (counted && Number(counted[2]) >= LARGE_BOUND) {
+        out += `{${counted[1]},}`;
+        i += counted[0].length - 1;
+        relaxed = true;
+      } else out += ch;
+    } else out += ch;
+  }
+  return relaxed ? out : undefined;
+}
+
+/**
+ * Finds the leftmost match at or after a byte offset, as a global regex's exec() from there gives
+ * it. The regexes it needs are compiled on first use: only texts the probe passes get here, and a
+ * rule may go a long time without one (they are the rule's pattern with groups dropped or bounds
+ * opened, so they compile whenever the rule's own pattern did).
+ *
+ * For a pattern with large counted repetitions, RE2's own search is slow (see LARGE_BOUND): the
+ * relaxed pattern proposes where a match may start, leftmost first, and the pattern itself,
+ * anchored there, confirms it. The first start it confirms is the leftmost match's, since every
+ * start of the pattern is a start of the relaxed one; and anchored, RE2 needs no reverse search.
+ */
+class MatchLocator {
+  private readonly relaxedSource: string | undefined;
+  private plain: RE2 | undefined;
+  private relaxed: RE2 | undefined;
+  private anchored: RE2 | undefined;
+
+  constructor(
+    private readonly pattern: string,
+    private readonly flags: string,
+  ) {
+    this.relaxedSource = relaxLargeBounds(pattern);
+  }
+
+  next(text: Buffer, from: number): BufferMatch | null {
+    if (this.relaxedSource === undefined) {
+      const plain = (this.plain ??= re2(this.pattern, `g${this.flags}u`, 'match.regex'));
+      plain.lastIndex = from;
+      return plain.exec(text) as BufferMatch | null;
+    }
+    const relaxed = (this.relaxed ??= re2(this.relaxedSource, `g${this.flags}u`, 'match.regex'));
+    const anchored = (this.anchored ??= re2(this.pattern, `y${this.flags}u`, 'match.regex'));
+    for (let at = from; at <= text.length; ) {
+      relaxed.lastIndex = at;
+      const maybe = relaxed.exec(text) as BufferMatch | null;
+      if (!maybe) return null;
+      anchored.lastIndex = maybe.index;
+      const hit = anchored.exec(text) as BufferMatch | null;
+      if (hit) return hit;
+      at = maybe.index + 1;
+    }
+    return null;
+  }
+}
+
 /** Runs of digits, single spaces or dashes between them (as the prefilter counts digit runs). */
 const DIGIT_RUN = /[0-9](?:[ -]?[0-9])+/g;
 
@@ -182,47 +361,55 @@ const LUHN_FIRST = new Set(['luhn', 'payment-card', 'canada-sin']);
 const DOUBLED = [0, 2, 4, 6, 8, 1, 3, 5, 7, 9];
 
 /**
- * Whether the leading `min`..19 digits of some digit run in the subject pass `check`. With
+ * Whether the leading `min`..19 digits of the digit run bytes[from, to) pass `check`. With
  * `luhnFirst`, the Luhn sums of every length are kept in one pass over the digits, and `check` runs
- * only for the lengths whose check digit is right (one in ten).
+ * only for the lengths whose check digit is right (one in ten): only those build a string.
+ */
+function runPasses(bytes: Uint8Array, from: number, to: number, min: number, check: (digits: string) => boolean, luhnFirst: boolean): boolean {
+  // plain0/doubled0: the digits at even index, as they are and doubled; plain1/doubled1 the odd ones.
+  let plain0 = 0;
+  let plain1 = 0;
+  let doubled0 = 0;
+  let doubled1 = 0;
+  let n = 0;
+  for (let i = from; i < to && n < 19; i++) {
+    const d = bytes[i]! - 48;
+    if (d < 0 || d > 9) continue; // a separator
+    if ((n & 1) === 0) {
+      plain0 += d;
+      doubled0 += DOUBLED[d]!;
+    } else {
+      plain1 += d;
+      doubled1 += DOUBLED[d]!;
+    }
+    n += 1;
+    if (n < min) continue;
+    // The last digit (index n-1) is not doubled, the one before is, and so on leftwards.
+    if (luhnFirst && ((n & 1) === 1 ? plain0 + doubled1 : plain1 + doubled0) % 10 !== 0) continue;
+    let digits = '';
+    for (let k = from; k <= i; k++) if (bytes[k]! >= 48 && bytes[k]! <= 57) digits += String.fromCharCode(bytes[k]!);
+    if (check(digits)) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether the leading `min`..19 digits of some digit run in the subject pass `check` (see runPasses).
  */
 function someDigitRunPasses(s: Subject, min: number, check: (digits: string) => boolean, luhnFirst: boolean): boolean {
-  const passes = (digits: number[]): boolean => {
-    // plain[p] / doubled[p]: the digits at even (p 0) or odd (p 1) index, as they are and doubled.
-    const plain = [0, 0];
-    const doubled = [0, 0];
-    const top = Math.min(19, digits.length);
-    for (let i = 0; i < top; i++) {
-      const d = digits[i]!;
-      plain[i & 1]! += d;
-      doubled[i & 1]! += DOUBLED[d]!;
-      const n = i + 1;
-      if (n < min) continue;
-      // The last digit (index n-1) is not doubled, the one before is, and so on leftwards.
-      const last = (n - 1) & 1;
-      if (luhnFirst && (plain[last]! + doubled[last ^ 1]!) % 10 !== 0) continue;
-      if (check(String.fromCharCode(...digits.slice(0, n).map((x) => x + 48)))) return true;
-    }
-    return false;
-  };
-  const collect = (from: number, to: number, at: (i: number) => number): number[] => {
-    const out: number[] = [];
-    for (let i = from; i < to; i++) {
-      const c = at(i);
-      if (c >= 48 && c <= 57) out.push(c - 48);
-    }
-    return out;
-  };
   // The prefilter has already found the long runs on its pass over the bytes.
-  if (s.longRuns && min >= LONG_RUN) {
-    for (let k = 0; k < s.longRuns.length; k += 2) if (passes(collect(s.longRuns[k]!, s.longRuns[k + 1]!, (i) => s.bytes[i]!))) return true;
+  const runs = s.longRuns;
+  if (runs && min >= LONG_RUN) {
+    const bytes = s.bytes;
+    for (let k = 0; k < runs.length; k += 2) if (runPasses(bytes, runs[k]!, runs[k + 1]!, min, check, luhnFirst)) return true;
     return false;
   }
   DIGIT_RUN.lastIndex = 0;
   let run: RegExpExecArray | null;
   while ((run = DIGIT_RUN.exec(s.text)) !== null) {
-    const t = run[0];
-    if (passes(collect(0, t.length, (i) => t.charCodeAt(i)))) return true;
+    // A run is digits, spaces and dashes: ASCII, its characters are its bytes.
+    const bytes = Buffer.from(run[0], 'latin1');
+    if (runPasses(bytes, 0, bytes.length, min, check, luhnFirst)) return true;
   }
   return false;
 }
@@ -236,22 +423,40 @@ function lineAround(text: string, start: number, end: number): string {
 
 function regexFinder(spec: RuleSpec, allowed: (t: AllowTarget) => string | undefined): { find: CompiledRule['find']; gate: Gate } {
   const m = spec.match;
-  const re = re2(m.regex!, `g${m.flags ?? ''}u`, 'match.regex');
-  const groups = new RE2(`${m.regex!}|`, m.flags ?? '').exec('')?.length ?? 1;
+  const flags = m.flags ?? '';
+  // Compiled as written first, so that a pattern RE2 rejects is reported as the rule gave it.
+  const asWritten = re2(m.regex!, `${flags}u`, 'match.regex');
+  const groups = new RE2(`${m.regex!}|`, flags).exec('')?.length ?? 1;
   const group = m.secret_group ?? (groups > 1 ? 1 : 0);
   if (group >= groups) throw new RuleCompileError('match.secret_group', `the regex has ${groups - 1} capture groups; secret_group ${group} does not exist`);
+  const groupFree = groups > 1 ? withoutCaptures(m.regex!) : m.regex!;
+  // RE2 answers "is there a match" with its fast automaton, stopping at the first one it sees, only
+  // when asked without a position (a global regex's test() asks where the match ends): a
+  // non-global copy turns away the texts that do not match.
+  const probe = groups > 1 ? re2(groupFree, `${flags}u`, 'match.regex') : asWritten;
   // RE2 finds where a match is with its fast automaton only when it need not report groups: locate
   // whole matches with a group-free copy, then take the group from the (short) match alone.
-  const locate = group === 0 ? re : re2(withoutCaptures(m.regex!), `g${m.flags ?? ''}u`, 'match.regex');
-  const inMatch = group === 0 ? undefined : re2(m.regex!, `${m.flags ?? ''}u`, 'match.regex');
+  const locator = new MatchLocator(groupFree, flags);
+  // A group that is the whole match (`\b(…)\b`) needs no second look. Otherwise the match is read
+  // again with groups, anchored where it starts (sticky): unanchored, RE2 would try every position
+  // of the match as a start, tens of times slower for the long patterns of keyed rules. Compiled
+  // on the rule's first match.
+  const readsGroup = group !== 0 && !(group === 1 && groupIsWholeMatch(m.regex!));
+  let inMatch: RE2 | undefined;
   const groupOf = (whole: Buffer, at: number, text: Buffer): Buffer | undefined => {
-    if (!inMatch) return whole;
+    if (!readsGroup) return whole;
+    inMatch ??= re2(m.regex!, `y${flags}u`, 'match.regex');
+    // Read alone, the match is the leftmost match only if one starts at its first byte, and it is
+    // the same match only if it ends at its last.
+    inMatch.lastIndex = 0;
     const g = inMatch.exec(whole) as BufferMatch | null;
-    if (g && g.index === 0 && g[0].length === whole.length) return g[group];
-    // The match read alone parsed differently (context at its edges): read it in place.
-    re.lastIndex = at;
-    const again = re.exec(text) as BufferMatch | null;
-    return again && again.index === at ? again[group] : undefined;
+    if (g && g[0].length === whole.length) return g[group];
+    // The match read alone parsed differently (context at its edges): read it in place, anchored
+    // where it starts (an unanchored search from there would give the same match, or one further
+    // on that is turned down).
+    inMatch.lastIndex = at;
+    const again = inMatch.exec(text) as BufferMatch | null;
+    return again ? again[group] : undefined;
   };
   const checks = (m.validate ?? []).map((v) => ({ name: v, check: validators[v] }));
   const judgePlaceholders = spec.category === 'secret' || spec.category === 'pii';
@@ -261,43 +466,44 @@ function regexFinder(spec: RuleSpec, allowed: (t: AllowTarget) => string | undef
   const find = (s: Subject, _event: ChatEvent, reject?: (r: Rejection) => void): Span[] => {
     if (digitsCheck && !someDigitRunPasses(s, minDigits, digitsCheck, luhnFirst)) return [];
     // A yes/no scan is several times cheaper than finding where a match is: ask it first.
-    locate.lastIndex = 0;
-    if (!locate.test(s.bytes)) return [];
+    const text = s.bytes;
+    if (!probe.test(text)) return [];
     const spans: Span[] = [];
-    locate.lastIndex = 0;
+    let from = 0;
     let hit: BufferMatch | null;
-    while (spans.length < MAX_SPANS && (hit = locate.exec(s.bytes) as BufferMatch | null) !== null) {
+    // At the end of the text only an empty match is left, and empty matches are skipped: no need to ask.
+    while (spans.length < MAX_SPANS && from < text.length && (hit = locator.next(text, from)) !== null) {
+      from = hit.index + hit[0].length;
       if (hit[0].length === 0) {
-        locate.lastIndex += 1;
+        from += 1;
         continue;
       }
-      const bytes = groupOf(hit[0], hit.index, s.bytes);
+      const bytes = groupOf(hit[0], hit.index, text);
       if (!bytes || bytes.length === 0) continue;
       const value = bytes.toString('utf8');
       const startByte = group === 0 ? hit.index : hit.index + hit[0].indexOf(bytes);
       const start = s.charOffset(startByte);
       const end = start + value.length;
-      const turnDown = (check: Rejection['check'], detail: string) => reject?.({ start, end, value, check, detail });
       if (m.entropy !== undefined) {
         const h = shannonEntropy(value);
         if (h < m.entropy) {
-          turnDown('entropy', `${h.toFixed(2)} bits/char < ${m.entropy}`);
+          reject?.({ start, end, value, check: 'entropy', detail: `${h.toFixed(2)} bits/char < ${m.entropy}` });
           continue;
         }
       }
       if (judgePlaceholders && isPlaceholder(value, spec.category === 'secret')) {
-        turnDown('placeholder', 'a mask, template, placeholder word or published example');
+        reject?.({ start, end, value, check: 'placeholder', detail: 'a mask, template, placeholder word or published example' });
         continue;
       }
       const failed = checks.find((c) => !c.check(value));
       if (failed) {
-        turnDown(CHECKSUMS.has(failed.name) ? 'checksum' : 'validate', failed.name);
+        reject?.({ start, end, value, check: CHECKSUMS.has(failed.name) ? 'checksum' : 'validate', detail: failed.name });
         continue;
       }
       const whole = hit[0];
-      const list = allowed({ secret: value, match: whole.toString('utf8'), line: () => lineAround(s.text, start, end) });
+      const list = allowed({ secret: value, match: whole.toString('utf8'), text: s.text, start, end });
       if (list) {
-        turnDown('allowlist', list);
+        reject?.({ start, end, value, check: 'allowlist', detail: list });
         continue;
       }
       spans.push({ start, end, value });
@@ -324,7 +530,7 @@ function keywordFinder(spec: RuleSpec, allowed: (t: AllowTarget) => string | und
     if (!hit) return [];
     const value = hit[0].toString('utf8');
     const start = s.charOffset(hit.index);
-    if (allowed({ secret: value, match: value, line: () => lineAround(s.text, start, start + value.length) })) return [];
+    if (allowed({ secret: value, match: value, text: s.text, start, end: start + value.length })) return [];
     return [{ start, end: start + value.length, value }];
   };
   return { find, gate: { anchors: words.map((w) => w.toLowerCase()), minDigitRun: 0 } };
@@ -358,7 +564,7 @@ export function compileRule(spec: RuleSpec, file: string): CompiledRule {
         if (!predicate(ctx)) return [];
         const [start, end] = ctx.evidence ?? [0, text.length];
         const value = text.slice(start, end);
-        return allowed({ secret: value, match: value, line: () => lineAround(text, start, end) }) ? [] : [{ start, end, value }];
+        return allowed({ secret: value, match: value, text, start, end }) ? [] : [{ start, end, value }];
       },
     };
   } else if (spec.match.regex !== undefined) {

@@ -1,7 +1,11 @@
 /**
- * The engine's one pass over each text: an Aho-Corasick automaton over every rule's literal
- * anchors (case-insensitive ASCII), run over the text's UTF-8 bytes, plus the longest run of
- * digits for rules that look for numbers. Only rules whose gate opens run their full checks.
+ * The engine's pass over each text: an Aho-Corasick automaton over every rule's literal anchors
+ * (case-insensitive ASCII), run over the text's UTF-8 bytes, plus the longest run of digits for
+ * rules that look for numbers. Only rules whose gate opens run their full checks.
+ *
+ * Bytes rather than the string's characters: V8 reads a character of a string through a check of
+ * how the string is stored, again at every character of a loop like this one, where reading a
+ * byte array is one load. The bytes are the ones RE2 is given afterwards (compile.ts, Subject).
  */
 
 export interface Gate {
@@ -30,29 +34,95 @@ export function shapeRegex(shape: string | string[]): RegExp {
   return new RegExp((Array.isArray(shape) ? shape : [shape]).map(one).join('|'));
 }
 
+/** 32-bit words of shape state the second pass keeps (shift-and over the shape alternatives at once). */
+const SHAPE_WORDS = 2;
+
+/** Whether `alt` describes a digit run (digits, single spaces or dashes between them) of LONG_RUN+ digits. */
+function isLongRunShape(alt: string): boolean {
+  return /^9(?:[ -]?9)*$/.test(alt) && alt.replace(/[ -]/g, '').length >= LONG_RUN;
+}
+
+/**
+ * How the prefilter checks each shape:
+ *  - `bits`: the second pass follows its alternatives bit-parallel (shift-and). Each alternative
+ *    is a run of bits in one of SHAPE_WORDS words; bit j of a word's state is set when the last
+ *    j+1 characters fit the first j+1 positions of its alternative, and the run's last bit set
+ *    means the text holds the alternative. Alternatives are placed longest first, so that as many
+ *    fit as can.
+ *  - `runs`: every alternative is a long digit run (an Aadhaar number's `9999 9999 9999`): any
+ *    occurrence lies inside one of the long runs the first pass records, so only those are read.
+ *  - `text`: its regular expression over the whole text (a shape that did not fit).
+ */
+class ShapeBits {
+  /** Per word, the first bit of every alternative: a match may begin at any character. */
+  readonly start = new Int32Array(SHAPE_WORDS);
+  /** Per word, by byte: the bits of the positions it fits (none for the bytes of non-ASCII characters). */
+  readonly masks = Array.from({ length: SHAPE_WORDS }, () => new Int32Array(256));
+  /** Per alternative placed: its word and first bit. */
+  private readonly spots = new Map<string, [number, number]>();
+
+  constructor(shapes: (string | string[])[]) {
+    const alternatives = [...new Set(shapes.flatMap((shape) => (ShapeBits.inRuns(shape) ? [] : Array.isArray(shape) ? shape : [shape])))];
+    const used = new Int32Array(SHAPE_WORDS);
+    for (const alt of alternatives.sort((a, b) => b.length - a.length)) {
+      const w = used.findIndex((n) => n + alt.length <= 32);
+      if (alt.length === 0 || w < 0 || !/^[\x00-\x7f]+$/.test(alt)) continue;
+      const base = used[w]!;
+      used[w] = base + alt.length;
+      this.spots.set(alt, [w, base]);
+      this.start[w]! |= 1 << base;
+      [...alt].forEach((ch, j) => {
+        for (let c = 0; c < 128; c++) {
+          const fits = ch === 'A' ? c >= 65 && c <= 90 : ch === 'a' ? c >= 97 && c <= 122 : ch === '9' ? c >= 48 && c <= 57 : c === ch.charCodeAt(0);
+          if (fits) this.masks[w]![c]! |= 1 << (base + j);
+        }
+      });
+    }
+  }
+
+  /** Whether `shape` is checked inside the long digit runs. */
+  static inRuns(shape: string | string[]): boolean {
+    return (Array.isArray(shape) ? shape : [shape]).every(isLongRunShape);
+  }
+
+  /** The final bits per word that mean `shape` is in the text, or undefined when some alternative has none. */
+  finals(shape: string | string[]): Int32Array | undefined {
+    const finals = new Int32Array(SHAPE_WORDS);
+    for (const alt of Array.isArray(shape) ? shape : [shape]) {
+      const spot = this.spots.get(alt);
+      if (!spot) return undefined;
+      finals[spot[0]]! |= 1 << (spot[1] + alt.length - 1);
+    }
+    return finals;
+  }
+}
 
 /**
  * One lookup per byte: the low 7 bits are the character the automaton reads (upper case folded
- * to lower, non-ASCII to NUL, which no anchor has); bits 8-9 are 1 for a digit, 2 for a
- * separator inside a digit run (space, dash), 0 otherwise; bits 10-15 classify the byte for the
- * encoding hints (see `hints`).
+ * to lower); bit 8 marks a digit, bit 9 a separator inside a digit run (space, dash); bits 10-15
+ * classify the byte for the encoding hints (see `hints`). A byte of a non-ASCII character reads
+ * as WIDE: column 0, which no anchor has, and none of the other bits.
  */
+const DIGIT = 1 << 8;
+const SEPARATOR = 1 << 9;
 const B64 = 1 << 10; // a base64 character of either alphabet
 const UPPER = 1 << 11;
 const LOWER = 1 << 12;
 const HEX = 1 << 13;
 const TEXT_NIBBLE = 1 << 14; // 2-7: the high hex digit of a printable ASCII byte
 const ESCAPE = 1 << 15; // % or \
+/** A byte of a non-ASCII character: only marks that the text has one (for anchors with non-ASCII letters). */
+const WIDE = 1 << 7;
 const BYTE = Uint16Array.from({ length: 256 }, (_, b) => {
-  const fold = b >= 128 ? 0 : b >= 65 && b <= 90 ? b | 0x20 : b;
+  if (b >= 128) return WIDE;
+  const fold = b >= 65 && b <= 90 ? b | 0x20 : b;
   const isDigit = b >= 48 && b <= 57;
-  const digit = isDigit ? 1 : b === 32 || b === 45 ? 2 : 0;
   const upper = b >= 65 && b <= 90;
   const lower = b >= 97 && b <= 122;
   const hex = isDigit || (b >= 65 && b <= 70) || (b >= 97 && b <= 102);
   return (
     fold |
-    (digit << 8) |
+    (isDigit ? DIGIT : b === 32 || b === 45 ? SEPARATOR : 0) |
     (upper || lower || isDigit || b === 43 || b === 47 || b === 45 || b === 95 ? B64 : 0) |
     (upper ? UPPER : 0) |
     (lower ? LOWER : 0) |
@@ -61,8 +131,8 @@ const BYTE = Uint16Array.from({ length: 256 }, (_, b) => {
     (b === 37 || b === 92 ? ESCAPE : 0)
   );
 });
-/** Upper case, lower case and a digit (bit 8: the digit class) seen in one base64 run. */
-const MIXED = UPPER | LOWER | (1 << 8);
+/** Upper case, lower case and a digit seen in one base64 run. */
+const MIXED = UPPER | LOWER | DIGIT;
 /** Digit runs this long or longer are recorded (`longRuns`): where card-length numbers can be. */
 export const LONG_RUN = 12;
 /** `hints` bits: what encodings the last text may hold. */
@@ -73,7 +143,49 @@ export const HINT_ESCAPE = 4;
 const BASE64_RUN = 20;
 /** Hex of text: 16 bytes whose high digits are all 2-7; a digest's are not. */
 const HEX_RUN = 32;
+/** `longRuns` of a text without any. */
+const NO_RUNS: readonly number[] = Object.freeze([]);
 
+/**
+ * The digit run (as `candidates` counts them: single spaces or dashes inside) every text holding
+ * `shape` has: for several shapes, the least over them. `999-99-9999` gives 9, `AA99` 2.
+ */
+export function shapeDigitRun(shape: string | string[]): number {
+  const one = (s: string) => {
+    let best = 0;
+    let run = 0;
+    let afterDigit = false;
+    for (const ch of s) {
+      if (ch === '9') run += 1;
+      else if (!((ch === ' ' || ch === '-') && afterDigit)) run = 0;
+      afterDigit = ch === '9';
+      best = Math.max(best, run);
+    }
+    return best;
+  };
+  return Math.min(...(Array.isArray(shape) ? shape : [shape]).map(one));
+}
+
+
+/**
+ * HINT_BASE64 and HINT_HEX for one run of base64-alphabet characters, bytes[from, to), at least
+ * BASE64_RUN long: base64 of text mixes upper case, lower case and digits; hex of text (HEX_RUN
+ * hex digits, a subrun of the run since hex digits are base64 characters) has even positions
+ * holding the high digit of a printable byte, 2-7.
+ */
+function encodingHints(byteTable: Uint16Array, bytes: Uint8Array, from: number, to: number): number {
+  let seen = 0;
+  let hexRun = 0;
+  let hints = 0;
+  for (let i = from; i < to; i++) {
+    const v = byteTable[bytes[i]!]!;
+    seen |= v;
+    const inHex = (v >>> 13) & 1 & ((hexRun & 1) | ((v >>> 14) & 1));
+    hexRun = (hexRun + 1) & (0 - inHex);
+    if (hexRun >= HEX_RUN) hints = HINT_HEX;
+  }
+  return hints | ((seen & MIXED) === MIXED ? HINT_BASE64 : 0);
+}
 
 export class Prefilter {
   /**
@@ -85,22 +197,44 @@ export class Prefilter {
   private readonly emits: number;
   /** Rule indexes whose anchor ends at each state (including via failure links). */
   private readonly output: Int32Array[];
-  /** Rules with no anchors: gated by digit runs or shapes alone. */
+  /** Rules with no anchors, ascending: gated by digit runs or shapes alone, so candidates of every text. */
   private readonly noAnchor: number[];
-  /** BYTE with the low 7 bits replaced by the byte's column: the automaton reads classes, not characters. */
+  /** BYTE with the low 7 bits replaced by the character's column: the automaton reads classes, not characters. */
   private readonly byteTable: Uint16Array;
   /** log2 of the table's width (64 or 128 columns). */
   private readonly shift: number;
-  /** Rules marked in the current text, in the order first seen. */
+  /** Rules whose anchor the current text holds, in the order first seen. */
   private readonly hits: number[] = [];
+  /**
+   * The main pass's rare events, handled after it: automaton states that emit rules, and
+   * [start, end) of each run of the base64 alphabet long enough to hold an encoding. Out of the
+   * loop, their handling neither crowds its registers nor sways how V8 compiles it.
+   */
+  private readonly emitted: number[] = [];
+  private readonly wordEnds: number[] = [];
+  /**
+   * The digit run each rule needs: its own minDigitRun, or more when its shape implies it (a text
+   * holding `AA99` has a run of two digits), so the cheap comparison turns most texts away before
+   * the shape is looked at.
+   */
   private readonly minRun: Int32Array;
   /** Anchors with non-ASCII characters, checked with includes() on the lowercased text. */
   private readonly wideAnchors: { anchor: string; rule: number }[] = [];
-  /** The shape each rule needs, checked only once its other gates are open. */
+  /** Shapes followed in the second pass. */
+  private readonly shapeBits: ShapeBits;
+  /** Per rule, SHAPE_WORDS words: the bits of the second pass's shape state that mean the rule's shape is in the text (all 0: none followed there). */
+  private readonly shapeFinals: Int32Array;
+  /** After the second pass: per word, every shape bit set anywhere in the text (an alternative's last bit: it occurs). */
+  private readonly shapesSeen = new Int32Array(SHAPE_WORDS);
+  /** Some shape has no digit in it: shapes must be followed in texts without digits too. */
+  private readonly digitlessShape: boolean;
+  /** Shapes not followed in the second pass, as regular expressions, checked only once the rule's other gates are open. */
   private readonly ruleShape: (RegExp | undefined)[];
-  /** Per rule, the index of its shape among the distinct shapes (-1: none): rules sharing a shape test it once per text. */
+  /** Per rule, whether its regex shape is read inside the long digit runs rather than the whole text. */
+  private readonly shapeInRuns: Uint8Array;
+  /** Per rule, the index of its regex shape among the distinct ones (-1: none): rules sharing a shape test it once per text. */
   private readonly shapeIndex: Int32Array;
-  /** shapeSeen[i] === epoch: distinct shape i was tested on the current text, with result shapeHeld[i]. */
+  /** shapeSeen[i] === epoch: distinct regex shape i was tested on the current text, with result shapeHeld[i]. */
   private readonly shapeSeen: Int32Array;
   private readonly shapeHeld: Uint8Array;
   private readonly ruleRequires: (string[] | undefined)[];
@@ -113,13 +247,26 @@ export class Prefilter {
    * Only then is decoding worth trying; computed in the same pass as the anchors.
    */
   hints = 0;
-  /** After `candidates`: [start, end) byte offsets of each run of LONG_RUN+ digits (single spaces or dashes inside). */
-  longRuns: number[] = [];
+  /**
+   * After `candidates`: [start, end) byte offsets of each run of LONG_RUN+ digits (single spaces
+   * or dashes inside). Shared and empty when there is none: never mutated.
+   */
+  longRuns: readonly number[] = NO_RUNS;
 
   constructor(gates: Gate[]) {
-    this.minRun = Int32Array.from(gates.map((g) => g.minDigitRun));
+    this.minRun = Int32Array.from(gates.map((g) => Math.max(g.minDigitRun, g.shape ? shapeDigitRun(g.shape) : 0)));
     this.noAnchor = gates.flatMap((g, rule) => (g.anchors.length === 0 ? [rule] : []));
-    this.ruleShape = gates.map((g) => (g.shape ? shapeRegex(g.shape) : undefined));
+    this.digitlessShape = gates.some((g) => g.shape && (Array.isArray(g.shape) ? g.shape : [g.shape]).some((alt) => !alt.includes('9')));
+    this.shapeBits = new ShapeBits(gates.flatMap((g) => (g.shape ? [g.shape] : [])));
+    this.shapeFinals = new Int32Array(gates.length * SHAPE_WORDS);
+    this.shapeInRuns = Uint8Array.from(gates, (g) => (g.shape && ShapeBits.inRuns(g.shape) ? 1 : 0));
+    this.ruleShape = gates.map((g, rule) => {
+      if (!g.shape) return undefined;
+      const finals = ShapeBits.inRuns(g.shape) ? undefined : this.shapeBits.finals(g.shape);
+      if (!finals) return shapeRegex(g.shape);
+      this.shapeFinals.set(finals, rule * SHAPE_WORDS);
+      return undefined;
+    });
     const distinct = [...new Set(this.ruleShape.flatMap((r) => (r ? [r.source] : [])))];
     this.shapeIndex = Int32Array.from(this.ruleShape, (r) => (r ? distinct.indexOf(r.source) : -1));
     this.shapeSeen = new Int32Array(distinct.length);
@@ -132,7 +279,7 @@ export class Prefilter {
     used.forEach((ch, i) => (classOf[ch.charCodeAt(0)] = i + 1));
     const width = used.length < 64 ? 64 : 128;
     this.shift = width === 64 ? 6 : 7;
-    this.byteTable = Uint16Array.from(BYTE, (v, b) => (v & ~0x7f) | (b < 128 ? classOf[b < 128 && b >= 65 && b <= 90 ? b | 0x20 : b]! : 0));
+    this.byteTable = Uint16Array.from(BYTE, (v) => (v & ~0x7f) | classOf[v & 0x7f]!);
     const goto: Map<number, number>[] = [new Map()];
     const out: Set<number>[] = [new Set()];
     gates.forEach((g, rule) => {
@@ -189,7 +336,7 @@ export class Prefilter {
     this.output = out.map((o) => Int32Array.from(o));
   }
 
-  /** Indexes of the rules worth running, ascending. `bytes` is `text` in UTF-8. */
+  /** Indexes of the rules worth running on `text`, ascending; `bytes` is `text` in UTF-8. `hints` and `longRuns` describe the text after. */
   candidates(bytes: Uint8Array, text: string): number[] {
     if (this.epoch === 0x7fffffff) {
       // Int32 marks: start the epochs over rather than wrap into values that never match.
@@ -198,58 +345,61 @@ export class Prefilter {
       this.epoch = 0;
     }
     const epoch = ++this.epoch;
-    const { next, output, mark, byteTable, shift, hits, emits } = this;
+    const { next, mark, byteTable, shift, hits, emits } = this;
     const stateBits = emits - 1;
     hits.length = 0;
     let state = 0;
+    // Every class bit of every byte, ORed: digits, escapes and non-ASCII are read off it at the end.
+    let seen = 0;
     let run = 0;
     let maxRun = 0;
-    let gap = 0;
     let span = 0;
-    let hints = 0;
+    let afterDigit = 0;
+    let longRuns: number[] | undefined;
     let b64Run = 0;
-    let b64Seen = 0;
-    let hexRun = 0;
-    const longRuns: number[] = [];
-    // Branch-free updates where the byte kinds alternate unpredictably (letters, digits, spaces):
-    // a mispredicted branch per byte would cost more than the arithmetic.
-    for (let i = 0; i < bytes.length; i++) {
+    let hints = 0;
+    const { emitted, wordEnds } = this;
+    emitted.length = 0;
+    wordEnds.length = 0;
+    const n = bytes.length;
+    // Two passes: this one runs the automaton and follows digit runs and base64 runs over every
+    // text; the second (shapes) only over texts with a digit. Fused into one loop they held more
+    // values than there are registers, and the spilling cost more than reading the text twice.
+    //
+    // Branch-free updates where the character kinds alternate unpredictably (letters, digits,
+    // spaces): a mispredicted branch per character would cost more than the arithmetic. Masks are
+    // made as `0 - bit`, never `-bit`: -0 is not an integer to V8 and would cost a float round trip.
+    for (let i = 0; i < n; i++) {
       const v = byteTable[bytes[i]!]!;
-      const isDigit = (v >>> 8) & 1;
-      // A single space or dash inside a run of digits keeps it going.
-      const keep = ((v >>> 9) & 1 & (run > 0 ? 1 : 0) & (gap ^ 1)) | isDigit;
-      if (run >= LONG_RUN && keep === 0) longRuns.push(i - span, gap ? i - 1 : i);
-      run = (run + isDigit) * keep;
-      span = (span + 1) * keep;
-      gap = keep & (isDigit ^ 1);
+      seen |= v;
+      const digit = (v >>> 8) & 1;
+      // A digit, or a single space or dash right after a digit, keeps a run of digits going.
+      const keep = digit | ((v >>> 9) & afterDigit);
+      if (run >= LONG_RUN && keep === 0) (longRuns ??= []).push(i - span, afterDigit ? i : i - 1);
+      const keepMask = 0 - keep;
+      run = (run + digit) & keepMask;
+      span = (span + 1) & keepMask;
+      afterDigit = digit;
       if (run > maxRun) maxRun = run;
-      const inB64 = -((v >>> 10) & 1);
-      b64Run = (b64Run + 1) & inB64;
-      b64Seen = (b64Seen | v) & inB64;
-      if (b64Run >= BASE64_RUN && (b64Seen & MIXED) === MIXED) hints |= HINT_BASE64;
-      // Hex of text: even positions hold the high digit of a byte, which printable text keeps within 2-7.
-      const inHex = (v >>> 13) & 1 & ((hexRun & 1) | ((v >>> 14) & 1));
-      hexRun = (hexRun + 1) * inHex;
-      if (hexRun >= HEX_RUN) hints |= HINT_HEX;
-      hints |= (v >>> 13) & HINT_ESCAPE; // bit 15, % or \
+      // Encodings live in long runs of the base64 alphabet: only their length is kept here, and the
+      // rare run long enough is looked at once the pass is done.
+      const inB64 = (v >>> 10) & 1;
+      if (inB64 === 0 && b64Run >= BASE64_RUN) wordEnds.push(i - b64Run, i);
+      b64Run = (b64Run + 1) & (0 - inB64);
       const to = next[(state << shift) | (v & 0x7f)]!;
       state = to & stateBits;
-      if (to & emits) {
-        const o = output[state]!;
-        for (let k = 0; k < o.length; k++) {
-          const rule = o[k]!;
-          if (mark[rule] !== epoch) {
-            mark[rule] = epoch;
-            hits.push(rule);
-          }
-        }
-      }
+      if (to & emits) emitted.push(state);
     }
-    if (run >= LONG_RUN) longRuns.push(bytes.length - span, gap ? bytes.length - 1 : bytes.length);
-    this.hints = hints;
-    this.longRuns = longRuns;
-    // Non-ASCII text is longer in UTF-8 than in UTF-16 code units.
-    if (bytes.length !== text.length && this.wideAnchors.length > 0) {
+    if (run >= LONG_RUN) (longRuns ??= []).push(n - span, afterDigit ? n : n - 1);
+    if (b64Run >= BASE64_RUN) wordEnds.push(n - b64Run, n);
+    for (let k = 0; k < wordEnds.length; k += 2) hints |= encodingHints(byteTable, bytes, wordEnds[k]!, wordEnds[k + 1]!);
+    for (let k = 0; k < emitted.length; k++) this.emit(emitted[k]!, epoch);
+    this.longRuns = longRuns ?? NO_RUNS;
+    this.hints = hints | ((seen >>> 13) & HINT_ESCAPE); // bit 15, % or \
+    // The shapes all hold a digit (unless one says otherwise): a text without one has none of them.
+    if (seen & DIGIT || this.digitlessShape) this.shapes(bytes);
+    else this.shapesSeen.fill(0);
+    if (seen & WIDE && this.wideAnchors.length > 0) {
       const lower = text.toLowerCase();
       for (const w of this.wideAnchors) {
         if (mark[w.rule] !== epoch && lower.includes(w.anchor)) {
@@ -258,25 +408,92 @@ export class Prefilter {
         }
       }
     }
-    for (const rule of this.noAnchor) hits.push(rule);
-    // Rule order decides the order of findings: ascending, as the rules were given.
-    if (hits.length > 1) hits.sort((a, b) => a - b);
-    const result: number[] = [];
-    const { minRun, ruleShape, ruleRequires, shapeIndex, shapeSeen, shapeHeld } = this;
-    for (const rule of hits) {
-      if (maxRun < minRun[rule]!) continue;
-      const k = shapeIndex[rule]!;
-      if (k >= 0) {
-        if (shapeSeen[k] !== epoch) {
-          shapeSeen[k] = epoch;
-          shapeHeld[k] = ruleShape[rule]!.test(text) ? 1 : 0;
-        }
-        if (shapeHeld[k] === 0) continue;
+    // Rule order decides the order of findings: ascending, as the rules were given. A text opens
+    // few anchors, so an insertion sort in place; the rules without anchors are sorted already,
+    // and the two lists are merged as the remaining gates are checked.
+    for (let a = 1; a < hits.length; a++) {
+      const x = hits[a]!;
+      let b = a - 1;
+      while (b >= 0 && hits[b]! > x) {
+        hits[b + 1] = hits[b]!;
+        b--;
       }
-      const requires = ruleRequires[rule];
-      if (requires && !requires.every((r) => text.includes(r))) continue;
-      result.push(rule);
+      hits[b + 1] = x;
+    }
+    const result: number[] = [];
+    const { noAnchor } = this;
+    let a = 0;
+    let b = 0;
+    while (a < hits.length || b < noAnchor.length) {
+      const rule = b >= noAnchor.length || (a < hits.length && hits[a]! < noAnchor[b]!) ? hits[a++]! : noAnchor[b++]!;
+      if (this.open(rule, bytes, text, maxRun, epoch)) result.push(rule);
     }
     return result;
+  }
+
+  /** Marks the rules whose anchors end at automaton state `state`. */
+  private emit(state: number, epoch: number): void {
+    const o = this.output[state]!;
+    const { mark, hits } = this;
+    for (let j = 0; j < o.length; j++) {
+      const rule = o[j]!;
+      if (mark[rule] !== epoch) {
+        mark[rule] = epoch;
+        hits.push(rule);
+      }
+    }
+  }
+
+  /** The second pass: every shape alternative at once, bit-parallel (see ShapeBits), into `shapesSeen`. */
+  private shapes(bytes: Uint8Array): void {
+    const [start0, start1] = this.shapeBits.start;
+    const [masks0, masks1] = this.shapeBits.masks as [Int32Array, Int32Array];
+    let shape0 = 0;
+    let shape1 = 0;
+    let shapes0 = 0;
+    let shapes1 = 0;
+    const n = bytes.length;
+    for (let i = 0; i < n; i++) {
+      const b = bytes[i]!;
+      shape0 = ((shape0 << 1) | start0!) & masks0[b]!;
+      shape1 = ((shape1 << 1) | start1!) & masks1[b]!;
+      shapes0 |= shape0;
+      shapes1 |= shape1;
+    }
+    this.shapesSeen[0] = shapes0;
+    this.shapesSeen[1] = shapes1;
+  }
+
+  /** Whether `shape` occurs inside one of the current text's long digit runs. */
+  private inLongRun(shape: RegExp, bytes: Uint8Array, text: string): boolean {
+    const runs = this.longRuns;
+    for (let k = 0; k < runs.length; k += 2) {
+      // A run is ASCII (digits, spaces, dashes): its bytes are its characters, and they are the
+      // text's own wherever the text is all ASCII.
+      const run = bytes.length === text.length ? text.slice(runs[k], runs[k + 1]) : Buffer.from(bytes.buffer, bytes.byteOffset + runs[k]!, runs[k + 1]! - runs[k]!).toString('latin1');
+      if (shape.test(run)) return true;
+    }
+    return false;
+  }
+
+  /** Whether a rule whose anchor (if any) is in `text` passes its other gates: digit run, shape, required literals. */
+  private open(rule: number, bytes: Uint8Array, text: string, maxRun: number, epoch: number): boolean {
+    if (maxRun < this.minRun[rule]!) return false;
+    const f = rule * SHAPE_WORDS;
+    const { shapeFinals, shapesSeen } = this;
+    const finals = shapeFinals[f]! | shapeFinals[f + 1]!;
+    if (finals !== 0 && ((shapesSeen[0]! & shapeFinals[f]!) | (shapesSeen[1]! & shapeFinals[f + 1]!)) === 0) return false;
+    const k = this.shapeIndex[rule]!;
+    if (k >= 0) {
+      if (this.shapeSeen[k] !== epoch) {
+        this.shapeSeen[k] = epoch;
+        const shape = this.ruleShape[rule]!;
+        this.shapeHeld[k] = (this.shapeInRuns[rule] ? this.inLongRun(shape, bytes, text) : shape.test(text)) ? 1 : 0;
+      }
+      if (this.shapeHeld[k] === 0) return false;
+    }
+    const requires = this.ruleRequires[rule];
+    if (requires) for (let i = 0; i < requires.length; i++) if (!text.includes(requires[i]!)) return false;
+    return true;
   }
 }

@@ -11,11 +11,12 @@ export interface MatchText {
 
 const ENTITY = /&(?:amp|lt|gt);/g;
 const value: Record<string, string> = { '&amp;': '&', '&lt;': '<', '&gt;': '>' };
-const identity = (o: number) => o;
+/** The offset itself: the toOriginal of a text without entities. */
+export const identityOffset = (o: number) => o;
 
 export function matchText(delivered: string): MatchText {
   ENTITY.lastIndex = 0;
-  if (!delivered.includes('&') || !ENTITY.test(delivered)) return { text: delivered, toOriginal: identity };
+  if (!delivered.includes('&') || !ENTITY.test(delivered)) return { text: delivered, toOriginal: identityOffset };
   // at[i]: offset in the unescaped text just after entity i; shift[i]: characters removed up to it.
   const at: number[] = [];
   const shift: number[] = [];

@@ -3,11 +3,24 @@
  * reserved ranges, decodable structure. Each takes the candidate value and answers yes or no.
  */
 
-const digitsOf = (s: string) => s.replace(/\D/g, '');
+/** Whether `s` is nothing but ASCII digits (the common case: the engine's digit gate passes digits alone). */
+function allDigits(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+const digitsOf = (s: string) => (allDigits(s) ? s : s.replace(/\D/g, ''));
 
 /** Luhn (mod 10) over the digits of `s`. */
 export function luhn(s: string): boolean {
-  const d = digitsOf(s);
+  return luhnDigits(digitsOf(s));
+}
+
+/** Luhn over a string of digits. */
+function luhnDigits(d: string): boolean {
   let sum = 0;
   for (let i = 0; i < d.length; i++) {
     let n = d.charCodeAt(d.length - 1 - i) - 48;
@@ -50,10 +63,19 @@ const networks: { name: string; prefix: (d: string) => boolean; lengths: number[
   { name: 'UATP', prefix: (d) => d.startsWith('1'), lengths: [15] },
 ];
 
+/** The networks issuing each length, in the table's order: the length rules most numbers out before any prefix is read. */
+const networksByLength = new Map<number, typeof networks>();
+for (const n of networks) for (const length of n.lengths) networksByLength.set(length, [...(networksByLength.get(length) ?? []), n]);
+
 /** The card network a number's prefix and length belong to, if any (the first that fits). */
 export function cardNetwork(s: string): string | undefined {
-  const d = digitsOf(s);
-  return networks.find((n) => n.prefix(d) && n.lengths.includes(d.length))?.name;
+  return networkOf(digitsOf(s));
+}
+
+function networkOf(d: string): string | undefined {
+  const candidates = networksByLength.get(d.length);
+  if (candidates) for (const n of candidates) if (n.prefix(d)) return n.name;
+  return undefined;
 }
 
 /**
@@ -67,8 +89,9 @@ function oneSeparator(s: string): boolean {
 
 /** A payment card number: a network's IIN range and length, one kind of separator, and a valid Luhn check digit. */
 export function paymentCard(s: string): boolean {
-  // Luhn first: the cheapest check, and the one most look-alikes fail.
-  return luhn(s) && cardNetwork(s) !== undefined && oneSeparator(s);
+  const d = digitsOf(s);
+  // Luhn first: the cheapest check, and the one most look-alikes fail. Digits alone have no separators to judge.
+  return luhnDigits(d) && networkOf(d) !== undefined && (d.length === s.length || oneSeparator(s));
 }
 
 /**

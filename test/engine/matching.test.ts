@@ -1,0 +1,75 @@
+/**
+ * The engine's fast paths give the same answers as the plain ones: the subject's reused byte
+ * buffer, the bounded-repetition locator, a group that is the whole match, reading a group
+ * anchored where the match starts.
+ */
+import RE2 from 're2';
+import { describe, expect, it } from 'vitest';
+import { compileRule, groupIsWholeMatch, relaxLargeBounds, subject } from '../../src/engine/compile';
+import { evaluate, ruleSet } from '../../src/engine/engine';
+import { ruleSchema } from '../../src/engine/schema';
+import type { ChatEvent } from '../../src/engine/types';
+
+const rule = (spec: Record<string, unknown>) => compileRule(ruleSchema.parse({ category: 'policy', severity: 'high', actions: ['notify'], ...spec }), 'test');
+const event = (text: string): ChatEvent => ({ source: 'slack', team: 'T1', channel: 'C1', user: 'U1', ts: '1.1', eventType: 'message', text });
+const spans = (rules: ReturnType<typeof ruleSet>, text: string) => evaluate(event(text), rules).map((f) => [f.ruleId, text.slice(f.start, f.end)]);
+
+describe('subject bytes', () => {
+  it('are the UTF-8 of the text, for ASCII, non-ASCII and long texts, and byte offsets map back to characters', () => {
+    for (const text of ['plain ascii', 'grüße 🚀 ok', 'x'.repeat(7000) + ' é']) {
+      const s = subject(text);
+      expect(s.bytes.equals(Buffer.from(text, 'utf8'))).toBe(true);
+      const at = Buffer.from(text, 'utf8').length - 2;
+      expect(s.charOffset(at)).toBe(Buffer.from(text, 'utf8').subarray(0, at).toString('utf8').length);
+    }
+  });
+
+  it('stay right when subjects take turns with the shared buffer', () => {
+    const a = subject('first text');
+    const b = subject('the second one, longer');
+    expect(a.bytes.toString()).toBe('first text');
+    expect(b.bytes.toString()).toBe('the second one, longer');
+    expect(a.bytes.toString()).toBe('first text');
+    expect(b.charOffset(4)).toBe(4);
+  });
+});
+
+describe('locating matches', () => {
+  it('relaxes only large counted repetitions, outside character classes and escapes', () => {
+    expect(relaxLargeBounds('a{16,1000}b{2,8}[x{1,999}]\\{1,500}')).toBe('a{16,}b{2,8}[x{1,999}]\\{1,500}');
+    expect(relaxLargeBounds('a{2,8}')).toBeUndefined();
+  });
+
+  it('find the same leftmost matches with large bounds as RE2 does alone, overlapping candidates and all', () => {
+    const pattern = '\\b(tok_[0-9]{1,3}_[a-z]{4,300}\\.[a-z]{4,300}|tok_[a-z]{6,250}\\b)';
+    const r = ruleSet([rule({ id: 't', description: 't', match: { regex: pattern, anchors: ['tok_'] } })]);
+    const texts = [
+      'tok_12_abcd.efgh and tok_abcdefg',
+      'xtok_1_abcd.efgh tok_1_abcd tok_99_abcdef.ghijk.lmnop',
+      `tok_${'a'.repeat(400)} tok_5_${'b'.repeat(301)}.cccc tok_5_${'b'.repeat(300)}.cccc`,
+      'tok_tok_abcdefgh',
+    ];
+    const re = new RE2(pattern, 'gu');
+    for (const text of texts) {
+      const expected = [...text.matchAll(re as unknown as RegExp)].map((m) => ['t', m[1]]);
+      expect(spans(r, text)).toEqual(expected);
+    }
+  });
+
+  it('take a group that spans the whole match without reading it again, and read other groups where the match starts', () => {
+    expect(groupIsWholeMatch('\\b(ghp_[0-9A-Za-z]{36})\\b')).toBe(true);
+    expect(groupIsWholeMatch('(?i)(abc)$')).toBe(true);
+    expect(groupIsWholeMatch('\\b(abc)(?:[^a-z]|$)')).toBe(false);
+    expect(groupIsWholeMatch('(a)|(b)')).toBe(false);
+    expect(groupIsWholeMatch('(?:a)(b)')).toBe(false);
+    const r = ruleSet([
+      rule({ id: 'whole', description: 'w', match: { regex: '\\b(wk_[a-z0-9]{8})\\b', anchors: ['wk_'] } }),
+      // Read alone, the match starts with the character before the key, which the pattern needs.
+      rule({ id: 'keyed', description: 'k', match: { regex: '(?:^|[^a-z])key[ =:]+([a-z0-9]{8})(?:[^a-z0-9]|$)', anchors: ['key'] } }),
+    ]);
+    expect(spans(r, 'see wk_ab12cd34, key: zz99yy88. and KEY=q1w2e3r4')).toEqual([
+      ['whole', 'wk_ab12cd34'],
+      ['keyed', 'zz99yy88'],
+    ]);
+  });
+});
