@@ -8,6 +8,7 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { seededRandom } from '../src/random';
 
 /** One request as the proxy handled it. */
 export interface KmsRequest {
@@ -21,17 +22,6 @@ export interface KmsRequest {
   throttled: boolean;
 }
 
-/** Mulberry32, so that a run's throttling decisions can be repeated. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The error body AWS KMS sends when it throttles (awsJson1_1 protocol). */
 export const THROTTLING_BODY = JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' });
@@ -74,7 +64,7 @@ export class KmsThrottleProxy {
   throttle(share: number, durationMs: number, seed?: number): void {
     this.share = share;
     this.until = Date.now() + durationMs;
-    this.flip = seed === undefined ? Math.random : seeded(seed);
+    this.flip = seed === undefined ? Math.random : seededRandom(seed);
   }
 
   /** Successful requests of `operation` per key id (what reached moto and was done). */

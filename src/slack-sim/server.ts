@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { listen } from '../http/listen';
+import { seededRandom } from '../random';
 import { signature } from '../bridge/verify';
 import { SocketModeHub } from './socket-mode';
 import { SlackApiError, Workspace, type SimChannel, type SimMessage, type SimToken, type SimUser, type WorkspaceSeed } from './workspace';
@@ -620,14 +621,3 @@ function parseArgs(contentType: string | undefined, raw: string, query: URLSearc
   return args;
 }
 
-/** Mulberry32: a small seeded generator, so that a storm's coin flips can be repeated. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
