@@ -1,15 +1,22 @@
 /**
- * Per-method Slack budgets inside one worker: a token bucket per Web API method, and a gate that
+ * Per-method Slack budgets inside one worker: a sliding window per Web API method, and a gate that
  * holds every call of a method back once Slack answered one of them 429 with Retry-After. Fleet-wide
  * limits are Temporal's task-queue rate limits (one queue for deletions, one for notifications);
  * these keep each worker's mix of methods within Slack's per-method tiers and stop it from
  * hammering a method Slack has just told to wait.
+ *
+ * Slack counts calls per method over a window (a minute for the tiers, a second for
+ * chat.postMessage per channel) and tolerates bursts within it
+ * (https://api.slack.com/apis/rate-limits). So does this budget: a method budgeted N per window
+ * may make N calls at once, then waits until the oldest leaves the window. A burst of deletions
+ * goes out together instead of one every 1/N of the window.
  */
 import { budgetOf } from '../contract';
 
 /**
- * Calls are paced at this share of a method's budget: requests leave this process evenly spaced but
- * reach Slack with some jitter, and a pair that arrives closer than the budget allows draws a 429.
+ * The window is this much longer than Slack's: calls leave here at once but reach Slack with some
+ * jitter, and N calls that arrive within Slack's own window of each other must not become N + 1.
+ * Over time a method gets this share of its budget.
  */
 export const BUDGET_HEADROOM = 0.9;
 
@@ -26,16 +33,30 @@ export class BudgetExceeded extends Error {
   }
 }
 
-interface Bucket {
-  perSecond: number;
-  tokens: number;
-  at: number;
+interface Window {
+  /** Calls allowed per window. */
+  calls: number;
+  windowMs: number;
+  /** When the calls still inside the window left, oldest first, from `head` on. */
+  sent: number[];
+  head: number;
   /** Slack said to wait until then (Retry-After). */
   blockedUntil: number;
 }
 
+/**
+ * A budget in calls per second as a window: per second when it is at least one a second (50/s →
+ * 50 per second), else per minute (Slack's tiers: 50/min → 50 per minute), or one per its interval
+ * when slower still; stretched by the headroom.
+ */
+export function windowOf(perSecond: number): { calls: number; windowMs: number } {
+  // Slower than one a minute: one call per its own interval.
+  const seconds = perSecond >= 1 ? 1 : perSecond * 60 >= 1 ? 60 : 1 / perSecond;
+  return { calls: Math.max(1, Math.floor(perSecond * seconds + 1e-9)), windowMs: Math.ceil((seconds * 1000) / BUDGET_HEADROOM) };
+}
+
 export class SlackBudgets {
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly windows = new Map<string, Window>();
 
   constructor(
     private readonly budgets: Readonly<Record<string, number>>,
@@ -43,30 +64,29 @@ export class SlackBudgets {
     private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
   ) {}
 
-  private bucket(method: string): Bucket {
-    let b = this.buckets.get(method);
-    if (!b) {
-      const perSecond = budgetOf(this.budgets, method) * BUDGET_HEADROOM;
-      // One call at a time, evenly spaced: a burst at the start would land as several calls within Slack's window.
-      b = { perSecond, tokens: 1, at: this.now(), blockedUntil: 0 };
-      this.buckets.set(method, b);
+  private window(method: string): Window {
+    let w = this.windows.get(method);
+    if (!w) {
+      w = { ...windowOf(budgetOf(this.budgets, method)), sent: [], head: 0, blockedUntil: 0 };
+      this.windows.set(method, w);
     }
-    return b;
+    return w;
   }
 
   /** Waits for a call of `method` to be within budget; throws BudgetExceeded if that would take too long. */
   async acquire(method: string): Promise<void> {
-    const b = this.bucket(method);
+    const w = this.window(method);
     for (;;) {
       const now = this.now();
-      b.tokens = Math.min(1, b.tokens + ((now - b.at) / 1000) * b.perSecond);
-      b.at = now;
-      const blocked = b.blockedUntil - now;
-      const short = b.tokens >= 1 - 1e-9 ? 0 : ((1 - b.tokens) / b.perSecond) * 1000;
-      // Whole milliseconds: a sub-millisecond wait would not move the clock and could spin.
-      const wait = Math.ceil(Math.max(blocked, short));
+      while (w.head < w.sent.length && w.sent[w.head]! <= now - w.windowMs) w.head += 1;
+      if (w.head > 64 && w.head * 2 > w.sent.length) {
+        w.sent = w.sent.slice(w.head);
+        w.head = 0;
+      }
+      const full = w.sent.length - w.head >= w.calls ? w.sent[w.head]! + w.windowMs - now : 0;
+      const wait = Math.max(w.blockedUntil - now, full);
       if (wait <= 0) {
-        b.tokens -= 1;
+        w.sent.push(now);
         return;
       }
       if (wait > MAX_BUDGET_WAIT_MS) throw new BudgetExceeded(method, wait);
@@ -76,7 +96,7 @@ export class SlackBudgets {
 
   /** Slack answered a call of `method` 429: hold every call of it back for `retryAfterSeconds`. */
   rateLimited(method: string, retryAfterSeconds: number): void {
-    const b = this.bucket(method);
-    b.blockedUntil = Math.max(b.blockedUntil, this.now() + Math.max(1, retryAfterSeconds) * 1000);
+    const w = this.window(method);
+    w.blockedUntil = Math.max(w.blockedUntil, this.now() + Math.max(1, retryAfterSeconds) * 1000);
   }
 }

@@ -63,5 +63,12 @@ export const internalCall: ActivityOptions = {
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 };
 
+/**
+ * Audit appends of an incident as local activities: run by the worker in the workflow task that
+ * decided them, with no activity task of their own for the server to queue and match. Retried like
+ * internalCall until the stream is back (past a minute, between workflow tasks on a timer).
+ */
+export const localAuditCall: LocalActivityOptions = { startToCloseTimeout: '15s', retry: internalCall.retry! };
+
 /** Settings are read from the worker's memory: a local activity. */
 export const localCall: LocalActivityOptions = { startToCloseTimeout: '5s' };

@@ -1,7 +1,7 @@
 /** Per-method budgets and digests, on a fake clock: what a burst turns into. */
 import { describe, expect, it } from 'vitest';
 import { NoticeBatcher, composeUserDigest } from '../activities/notice-batcher';
-import { BUDGET_HEADROOM, BudgetExceeded, SlackBudgets } from '../activities/slack-budget';
+import { BUDGET_HEADROOM, BudgetExceeded, SlackBudgets, windowOf } from '../activities/slack-budget';
 import { budgetOf, parseSlackBudgets, SLACK_DEFAULT_BUDGETS } from '../contract';
 
 /** A clock that only moves when something sleeps on it. */
@@ -20,18 +20,29 @@ describe('Slack budgets', () => {
     expect(() => parseSlackBudgets('chat.delete=fast')).toThrow('"chat.delete=fast" is not method=N/s or method=N/min');
   });
 
-  it('spaces calls of one method at its budget (with headroom for jitter) without touching another method', async () => {
+  it('lets a burst of one method go at once up to its budget, then waits for the window, without touching another method', async () => {
     const clock = fakeClock();
     const budgets = new SlackBudgets({ 'chat.postMessage': 2, 'chat.delete': 50 }, clock.now, clock.sleep);
+    const window = Math.ceil(1000 / BUDGET_HEADROOM);
+    const at: number[] = [];
     const start = clock.now();
-    for (let i = 0; i < 5; i++) await budgets.acquire('chat.postMessage');
-    // One at once, then one every 1 / (2 × BUDGET_HEADROOM) s.
-    const spacing = 1000 / (2 * BUDGET_HEADROOM);
-    expect(clock.now() - start).toBeGreaterThanOrEqual(4 * spacing);
-    expect(clock.now() - start).toBeLessThan(4 * spacing + 5); // whole milliseconds
+    for (let i = 0; i < 5; i++) {
+      await budgets.acquire('chat.postMessage');
+      at.push(clock.now() - start);
+    }
+    // Two per (stretched) second: two at once, two a window later, one two windows later.
+    expect(at).toEqual([0, 0, window, window, 2 * window]);
     const before = clock.now();
-    await budgets.acquire('chat.delete');
+    for (let i = 0; i < 50; i++) await budgets.acquire('chat.delete');
     expect(clock.now()).toBe(before);
+    await budgets.acquire('chat.delete');
+    expect(clock.now() - before).toBe(window);
+  });
+
+  it('reads per-minute budgets as a minute’s window, as Slack’s tiers count them', () => {
+    expect(windowOf(50 / 60)).toEqual({ calls: 50, windowMs: Math.ceil(60_000 / BUDGET_HEADROOM) });
+    expect(windowOf(1)).toEqual({ calls: 1, windowMs: Math.ceil(1000 / BUDGET_HEADROOM) });
+    expect(windowOf(0.5 / 60)).toEqual({ calls: 1, windowMs: Math.ceil(120_000 / BUDGET_HEADROOM) });
   });
 
   it('holds a method back for Slack’s Retry-After, and refuses to wait longer than its bound', async () => {

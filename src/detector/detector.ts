@@ -6,18 +6,29 @@
  * failure: Temporal unreachable or overloaded), dead-letter then term (malformed input, an engine
  * error, a start that can never succeed — each with its reason, logged), or redelivery after
  * ack_wait if this process dies. A slow start keeps its message with working().
+ *
+ * Two lanes. The consume loop is a synchronous callback: it normalizes and decides each event and
+ * acks the ones that open no incident (nearly all of them), with no promise, timer or log record
+ * per message; their acks leave together at the end of the event loop's turn (ackSoon). An event
+ * that opens incidents, or has to be dead-lettered, goes to the start pool: at most `concurrency`
+ * of them in flight at once, each started, then acked, nak'd or dead-lettered there. While the pool
+ * is full the loop waits: messages that arrive meanwhile are held, in order, and handled as slots
+ * free up. What a detector holds is bounded by the consumer's max_ack_pending (JetStream delivers
+ * no more unacked messages than that) and, whatever that is set to, by HELD_PER_PULL pulls' worth:
+ * past it, arrivals go straight back to JetStream.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { headers, type ConsumerMessages, type ConsumerStatus, type JetStreamClient, type JsMsg, type NatsConnection } from 'nats';
 import type { Client } from '@temporalio/client';
 import type { IncidentInput } from '../../contract';
 import type { CompiledRules } from '../engine/engine';
-import { MalformedEventError, normalize } from '../events/normalize';
+import { MalformedEventError } from '../events/normalize';
 import { startIncident, TransientStartError } from '../incidents/start';
 import type { Logger } from '../log';
 import { CHAT_STREAM, DETECTOR_ACK_WAIT_MS, DETECTOR_CONSUMER, deadletterSubject, ensureChatStreams } from '../nats/streams';
 import { missingSearchAttributes, NamespaceSetupError, setupHint } from '../temporal/search-attributes';
-import { decide } from './decide';
+import { decide, type DecideOptions } from './decide';
+import { EventParser } from './parse';
 
 export interface DetectorOptions {
   nc: NatsConnection;
@@ -28,14 +39,28 @@ export interface DetectorOptions {
   /** The HMAC fingerprint of a matched value; incidents carry it instead of the value. */
   fingerprint: (value: string) => string;
   log: Logger;
-  /** Messages handled at once; default 16. */
+  /**
+   * Events with findings (incident starts) and dead-letters in flight at once; default 16. Events
+   * that open no incident are handled in the consume loop and do not count.
+   */
   concurrency?: number;
   /** Layers of encoding the rules look inside; default the engine's (2). */
   decodeDepth?: number;
+  /** Pull settings of the consume loop; the defaults suit one or several detectors on one consumer. */
+  pull?: PullSettings;
   /** Told about every incident start, for progress displays. */
   onIncident?: (e: { incidentId: string; ruleId: string; outcome: 'started' | 'exists' }) => void;
   /** Skip the start-up check of the namespace's search attributes (tests of what happens without it). */
   skipPreflight?: boolean;
+}
+
+export interface PullSettings {
+  /** Messages asked for and not yet received, at most; default PULL_MAX_MESSAGES. */
+  maxMessages?: number;
+  /** Ask for more once no more than this many are still to come; default a quarter of maxMessages. */
+  thresholdMessages?: number;
+  /** How long one pull request waits at the server; default PULL_EXPIRES_MS (heartbeats at half of it). */
+  expiresMs?: number;
 }
 
 export interface DetectorStats {
@@ -48,6 +73,12 @@ export interface DetectorStats {
   retried: number;
   /** Times the consume loop was re-created after the consumer went away or stopped answering. */
   restarts: number;
+  /** Most events in the start pool at once (never more than the concurrency). */
+  peakInFlight: number;
+  /** Most events held, waiting for room in the start pool, at once. */
+  peakHeld: number;
+  /** Events sent back to JetStream because the held queue was full; they come back after a second. */
+  sentBack: number;
 }
 
 /** How long before a message that failed for a transient reason comes back: 1 s doubling to 30 s. */
@@ -58,16 +89,58 @@ export function retryDelayMs(redeliveries: number): number {
 /** Consecutive missed heartbeats after which the pull is given up and re-created. */
 const HEARTBEATS_BEFORE_RESTART = 3;
 
+/**
+ * Messages one detector asks for ahead; it asks for more when a quarter is left. Large enough that
+ * the server streams while the loop works and the next pull goes out long before the last message
+ * arrives; small enough that two detectors together ask for about the consumer's max_ack_pending
+ * (1000) and share a backlog. 128 to 1024 measured alike within noise; 512 was a little ahead.
+ */
+export const PULL_MAX_MESSAGES = 512;
+/** A pull request lives this long at the server when there is nothing to deliver; heartbeats come every half of it. */
+export const PULL_EXPIRES_MS = 30_000;
+/** The held queue's bound, in pulls' worth (maxMessages): past it, arrivals are nak'd back to JetStream. */
+const HELD_PER_PULL = 4;
+/** A message sent back because the held queue is full comes back after this. */
+const OVERFLOW_DELAY_MS = 1000;
+
+/** What the start pool does with one event. */
+type Job = { kind: 'start'; incidents: IncidentInput[] } | { kind: 'deadletter'; reason: string; level: 'warn' | 'error' };
+
 export class Detector {
-  readonly stats: DetectorStats = { handled: 0, ignored: 0, findings: 0, started: 0, alreadyStarted: 0, deadlettered: 0, retried: 0, restarts: 0 };
+  readonly stats: DetectorStats = { handled: 0, ignored: 0, findings: 0, started: 0, alreadyStarted: 0, deadlettered: 0, retried: 0, restarts: 0, peakInFlight: 0, peakHeld: 0, sentBack: 0 };
   private readonly js: JetStreamClient;
   private stopping = false;
   private messages: ConsumerMessages | undefined;
-  private readonly inFlight = new Set<Promise<void>>();
   private readonly stopped = new AbortController();
+  private readonly limit: number;
+  private readonly maxMessages: number;
+  private readonly thresholdMessages: number;
+  private readonly expiresMs: number;
+  private readonly maxHeld: number;
+  private readonly parser = new EventParser();
+  private readonly decideOptions: DecideOptions;
+  /** Whether the logger writes debug lines: per-event debug records are built only then. */
+  private readonly debug: boolean;
+  /** The start pool: its tasks, and the messages they hold (kept alive with working()). */
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly inPool = new Set<JsMsg>();
+  /** Messages that arrived while the pool was full, oldest first, from `heldHead` on. */
+  private held: (JsMsg | undefined)[] = [];
+  private heldHead = 0;
+  private keepAlive: ReturnType<typeof setInterval> | undefined;
+  /** Acks of the fast path, sent together once per turn of the event loop (see ackSoon). */
+  private acks: JsMsg[] = [];
+  private acksScheduled = false;
 
   constructor(private readonly o: DetectorOptions) {
     this.js = o.nc.jetstream();
+    this.limit = Math.max(1, o.concurrency ?? 16);
+    this.maxMessages = Math.max(1, o.pull?.maxMessages ?? PULL_MAX_MESSAGES);
+    this.thresholdMessages = Math.max(0, Math.min(this.maxMessages - 1, o.pull?.thresholdMessages ?? Math.floor(this.maxMessages / 4)));
+    this.expiresMs = o.pull?.expiresMs ?? PULL_EXPIRES_MS;
+    this.maxHeld = HELD_PER_PULL * this.maxMessages;
+    this.decideOptions = { fingerprint: o.fingerprint, ...(o.decodeDepth !== undefined ? { decodeDepth: o.decodeDepth } : {}) };
+    this.debug = writesDebug(o.log);
   }
 
   /**
@@ -93,52 +166,199 @@ export class Detector {
   /** Consumes until stop() is called. Streams and the consumer must exist (ensureChatStreams). */
   async run(): Promise<void> {
     if (!this.o.skipPreflight) await this.preflight();
-    const limit = this.o.concurrency ?? 16;
-    this.o.log.info('detector consuming', { stream: CHAT_STREAM, consumer: DETECTOR_CONSUMER, concurrency: limit });
+    this.o.log.info('detector consuming', { stream: CHAT_STREAM, consumer: DETECTOR_CONSUMER, concurrency: this.limit, maxMessages: this.maxMessages, thresholdMessages: this.thresholdMessages });
+    // Messages in the pool or held for it are kept from redelivery: every third of ack_wait, one working() each.
+    this.keepAlive = setInterval(() => this.stillWorking(), Math.floor(DETECTOR_ACK_WAIT_MS / 3));
+    this.keepAlive.unref();
     let failures = 0;
-    while (!this.stopping) {
-      try {
-        await this.consume(limit);
-        failures = 0;
-      } catch (err) {
-        failures += 1;
-        this.o.log.error('consume loop failed; re-creating it', { attempt: failures, error: err });
+    try {
+      while (!this.stopping) {
+        try {
+          await this.consume();
+          failures = 0;
+        } catch (err) {
+          failures += 1;
+          this.o.log.error('consume loop failed; re-creating it', { attempt: failures, error: err });
+        }
+        if (this.stopping) break;
+        this.stats.restarts += 1;
+        // Back off (up to 30 s) and make sure the consumer exists again: it may have been deleted.
+        await sleep(retryDelayMs(failures), undefined, { signal: this.stopped.signal }).catch(() => undefined);
+        if (this.stopping) break;
+        await ensureChatStreams(await this.o.nc.jetstreamManager()).catch((err: unknown) => this.o.log.error('could not re-create the detector consumer', { error: err }));
       }
-      if (this.stopping) break;
-      this.stats.restarts += 1;
-      // Back off (up to 30 s) and make sure the consumer exists again: it may have been deleted.
-      await sleep(retryDelayMs(failures), undefined, { signal: this.stopped.signal }).catch(() => undefined);
-      if (this.stopping) break;
-      await ensureChatStreams(await this.o.nc.jetstreamManager()).catch((err: unknown) => this.o.log.error('could not re-create the detector consumer', { error: err }));
+      await this.settle();
+    } finally {
+      clearInterval(this.keepAlive);
     }
-    await Promise.all(this.inFlight);
   }
 
   /** One consume loop: returns when it ends (stop(), or the status watcher gave up on it). */
-  private async consume(limit: number): Promise<void> {
+  private async consume(): Promise<void> {
     const consumer = await this.js.consumers.get(CHAT_STREAM, DETECTOR_CONSUMER);
-    const messages = await consumer.consume({ max_messages: limit * 2 });
+    const messages = await consumer.consume({
+      max_messages: this.maxMessages,
+      threshold_messages: this.thresholdMessages,
+      expires: this.expiresMs,
+      callback: this.onMessage,
+    });
     this.messages = messages;
     void this.watchStatus(messages);
-    for await (const m of messages) {
-      if (this.stopping) {
-        m.nak();
-        continue;
-      }
-      const task = this.handle(m)
-        .catch((err: unknown) => this.deadletter(m, `unexpected detector error: ${describe(err)}`, 'error'))
-        .finally(() => this.inFlight.delete(task));
-      this.inFlight.add(task);
-      if (this.inFlight.size >= limit) await Promise.race(this.inFlight);
-    }
+    const err = await messages.closed();
+    if (err) throw err;
   }
 
-  /** Stops taking messages and waits for those in hand. */
+  /** Stops taking messages, hands back those held for the pool, and waits for the pool. */
   async stop(): Promise<void> {
     this.stopping = true;
     this.stopped.abort();
     await this.messages?.close();
-    await Promise.all(this.inFlight);
+    await this.settle();
+  }
+
+  /** Sends the held messages back to JetStream (stopping) and waits until the pool is empty. */
+  private async settle(): Promise<void> {
+    this.flushAcks();
+    for (let m = this.takeHeld(); m; m = this.takeHeld()) m.nak();
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+  }
+
+  /**
+   * The consume loop, called by nats.js for each message as it is read from the socket. Must not
+   * throw (nats.js would end the consume loop): whatever goes wrong is dealt with per message.
+   */
+  private readonly onMessage = (m: JsMsg): void => {
+    if (this.stopping) {
+      m.nak();
+      return;
+    }
+    if (this.heldHead < this.held.length || this.inFlight.size >= this.limit) {
+      this.hold(m);
+      return;
+    }
+    try {
+      this.handle(m);
+    } catch (err) {
+      this.toPool(m, { kind: 'deadletter', reason: `unexpected detector error: ${describe(err)}`, level: 'error' });
+    }
+  };
+
+  /** Normalizes and decides; acks what opens no incident, passes the rest to the start pool. */
+  private handle(m: JsMsg): void {
+    let normalized;
+    try {
+      normalized = this.parser.parse(m.subject, m.data);
+    } catch (err) {
+      if (err instanceof MalformedEventError) return this.toPool(m, { kind: 'deadletter', reason: err.message, level: 'warn' });
+      throw err;
+    }
+    if (normalized.kind === 'ignored') {
+      this.stats.ignored += 1;
+      this.stats.handled += 1;
+      if (this.debug) this.o.log.debug('event ignored', { subject: m.subject, seq: m.seq, deliveries: m.info.deliveryCount, reason: normalized.reason });
+      this.ackSoon(m);
+      return;
+    }
+    let incidents: IncidentInput[];
+    try {
+      incidents = decide(normalized.event, this.o.rules(), this.decideOptions);
+    } catch (err) {
+      // An engine bug: the same event would fail the same way forever. Keep it aside, say so loudly.
+      return this.toPool(m, { kind: 'deadletter', reason: `rule engine failed on this event: ${describe(err)}`, level: 'error' });
+    }
+    if (incidents.length === 0) {
+      this.stats.handled += 1;
+      this.ackSoon(m);
+      return;
+    }
+    this.toPool(m, { kind: 'start', incidents });
+  }
+
+  /**
+   * Acks at the end of this turn of the event loop, with every other ack of the turn. nats.js writes
+   * whatever is queued once per microtask checkpoint, which comes after every socket read: acking
+   * each message at once costs one write (a syscall) per read, often per message or two. Queued
+   * until setImmediate, the acks of all the reads of a turn go out in one write (or a few of 32 KB).
+   * Still one explicit ack per message: the only kind a work-queue stream accepts (AckAll is refused),
+   * and the only kind that is right on a consumer shared by several detectors.
+   */
+  private ackSoon(m: JsMsg): void {
+    this.acks.push(m);
+    if (!this.acksScheduled) {
+      this.acksScheduled = true;
+      setImmediate(this.flushAcks);
+    }
+  }
+
+  private readonly flushAcks = (): void => {
+    this.acksScheduled = false;
+    const acks = this.acks;
+    this.acks = [];
+    for (const m of acks) m.ack();
+  };
+
+  /** Holds a message until the pool has room; past maxHeld, sends it back to JetStream instead. */
+  private hold(m: JsMsg): void {
+    const waiting = this.held.length - this.heldHead;
+    if (waiting >= this.maxHeld) {
+      this.stats.sentBack += 1;
+      m.nak(OVERFLOW_DELAY_MS);
+      return;
+    }
+    this.held.push(m);
+    if (waiting + 1 > this.stats.peakHeld) this.stats.peakHeld = waiting + 1;
+  }
+
+  private takeHeld(): JsMsg | undefined {
+    if (this.heldHead >= this.held.length) return undefined;
+    const m = this.held[this.heldHead];
+    this.held[this.heldHead++] = undefined;
+    if (this.heldHead === this.held.length) {
+      this.held = [];
+      this.heldHead = 0;
+    } else if (this.heldHead >= 1024 && this.heldHead * 2 >= this.held.length) {
+      // A queue that never quite empties must not grow at its front forever.
+      this.held = this.held.slice(this.heldHead);
+      this.heldHead = 0;
+    }
+    return m;
+  }
+
+  /** Handles held messages, oldest first, while the pool has room. */
+  private drainHeld(): void {
+    while (!this.stopping && this.inFlight.size < this.limit) {
+      const m = this.takeHeld();
+      if (!m) return;
+      try {
+        this.handle(m);
+      } catch (err) {
+        this.toPool(m, { kind: 'deadletter', reason: `unexpected detector error: ${describe(err)}`, level: 'error' });
+      }
+    }
+  }
+
+  private toPool(m: JsMsg, job: Job): void {
+    this.inPool.add(m);
+    const task: Promise<void> = (job.kind === 'start' ? this.start(m, job.incidents) : this.deadletter(m, job.reason, job.level))
+      .catch((err: unknown) => this.deadletter(m, `unexpected detector error: ${describe(err)}`, 'error'))
+      .catch((err: unknown) => {
+        // Dead-lettering itself failed unexpectedly: the message comes back after a while.
+        this.o.log.error('could not handle an event; it will come back', { subject: m.subject, error: err });
+        m.nak(retryDelayMs(m.info.deliveryCount));
+      })
+      .finally(() => {
+        this.inFlight.delete(task);
+        this.inPool.delete(m);
+        this.drainHeld();
+      });
+    this.inFlight.add(task);
+    if (this.inFlight.size > this.stats.peakInFlight) this.stats.peakInFlight = this.inFlight.size;
+  }
+
+  /** Keeps every message in the pool or held for it from being redelivered to another detector. */
+  private stillWorking(): void {
+    for (const m of this.inPool) m.working();
+    for (let i = this.heldHead; i < this.held.length; i++) this.held[i]?.working();
   }
 
   /**
@@ -177,31 +397,10 @@ export class Detector {
     }
   }
 
-  private async handle(m: JsMsg): Promise<void> {
-    const where = { subject: m.subject, seq: m.seq, deliveries: m.info.deliveryCount };
+  /** Starts the event's incidents one after the other, then acks; nak with backoff when Temporal cannot take them now. */
+  private async start(m: JsMsg, incidents: IncidentInput[]): Promise<void> {
     const log = this.o.log;
-    let normalized;
-    try {
-      normalized = normalize(m.subject, m.data);
-    } catch (err) {
-      if (err instanceof MalformedEventError) return this.deadletter(m, err.message, 'warn');
-      throw err;
-    }
-    if (normalized.kind === 'ignored') {
-      this.stats.ignored += 1;
-      this.stats.handled += 1;
-      log.debug('event ignored', { ...where, reason: normalized.reason });
-      m.ack();
-      return;
-    }
-    let incidents: IncidentInput[];
-    try {
-      incidents = decide(normalized.event, this.o.rules(), { fingerprint: this.o.fingerprint, ...(this.o.decodeDepth !== undefined ? { decodeDepth: this.o.decodeDepth } : {}) });
-    } catch (err) {
-      // An engine bug: the same event would fail the same way forever. Keep it aside, say so loudly.
-      return this.deadletter(m, `rule engine failed on this event: ${describe(err)}`, 'error');
-    }
-    const keepAlive = workingWhile(m);
+    const where = { subject: m.subject, seq: m.seq, deliveries: m.info.deliveryCount };
     try {
       for (const input of incidents) {
         const r = await startIncident(this.o.temporal, this.o.taskQueue, input);
@@ -216,13 +415,11 @@ export class Detector {
     } catch (err) {
       if (!(err instanceof TransientStartError)) throw err;
       // Temporal unreachable or overloaded: the event comes back later; starts are idempotent.
-      const delay = retryDelayMs(m.info.deliveryCount);
+      const delay = retryDelayMs(where.deliveries);
       this.stats.retried += 1;
       log.warn('could not start incident for now; will retry', { ...where, retryInMs: delay, error: err.message });
       m.nak(delay);
       return;
-    } finally {
-      keepAlive();
     }
     this.stats.findings += incidents.length;
     this.stats.handled += 1;
@@ -255,9 +452,17 @@ function describe(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
-/** Tells JetStream the message is still being worked on every third of ack_wait until the returned function is called. */
-function workingWhile(m: JsMsg, ackWaitMs = DETECTOR_ACK_WAIT_MS): () => void {
-  const timer = setInterval(() => m.working(), Math.floor(ackWaitMs / 3));
-  timer.unref();
-  return () => clearInterval(timer);
+/**
+ * Whether `log` writes debug lines. The Logger interface does not say, so it is asked to write one
+ * whose fields it reads only when it writes it (a logger that writes debug lines says so once).
+ */
+function writesDebug(log: Logger): boolean {
+  let read = false;
+  log.debug('detector debug logging on: one line per ignored event', {
+    get perEvent() {
+      read = true;
+      return true;
+    },
+  });
+  return read;
 }
