@@ -3,6 +3,7 @@
  * stream (deny-delete, deny-purge), so the record outlives Temporal's history retention.
  */
 import type { JetStreamClient } from 'nats';
+import { activityMetrics } from './metrics';
 import { auditRecordId, auditSubject, type AuditRecord, type InternalActivities } from '../contract';
 
 export interface AuditWriter {
@@ -22,6 +23,7 @@ export function createAuditActivities(audit: AuditWriter) {
   return {
     async appendAudit(record) {
       await audit.append(record, auditRecordId(record.incidentId, record.seq ?? record.at, record.chain));
+      if (record.kind === 'action') activityMetrics.steps.inc({ step: record.step, outcome: record.outcome });
     },
   } satisfies Pick<InternalActivities, 'appendAudit'>;
 }

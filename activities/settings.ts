@@ -8,6 +8,8 @@ export interface SettingsDeps {
   /** The task queues the workflow sends Slack work to: deletions, and everything else. */
   slackTaskQueue: string;
   slackDeleteTaskQueue: string;
+  /** Where leaked credentials are verified and revoked (the credential workers); unset: the verify step is skipped. */
+  credentialsTaskQueue?: string;
 }
 
 export function createSettingsActivities(d: SettingsDeps) {
@@ -25,6 +27,7 @@ export function createSettingsActivities(d: SettingsDeps) {
         slackTaskQueue: d.slackTaskQueue,
         slackDeleteTaskQueue: d.slackDeleteTaskQueue,
         kmsTaskQueue: d.kms.taskQueue,
+        ...(d.credentialsTaskQueue ? { credentialsTaskQueue: d.credentialsTaskQueue } : {}),
       };
     },
   } satisfies Pick<InternalActivities, 'remediationSettings'>;

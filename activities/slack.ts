@@ -10,6 +10,7 @@ import { FailureType, notifyKey, type MessageRef, type PostOutcome, type SlackAc
 import type { AuditWriter } from './audit';
 import { composeSecurityDigest, composeUserDigest, NoticeBatcher } from './notice-batcher';
 import type { NoticeLedger } from './notice-ledger';
+import { activityMetrics } from './metrics';
 import { BudgetExceeded, SlackBudgets } from './slack-budget';
 import { slackErrorCode, slackFailure } from './slack-failure';
 
@@ -70,12 +71,22 @@ export function createSlackActivities(slack: SlackClients, ledger: NoticeLedger,
 
   /** One Web API call within its method's budget; a 429 holds the method back for Slack's Retry-After. */
   async function call<T>(method: string, run: () => Promise<T>): Promise<T> {
-    await budgets.acquire(method);
     try {
-      return await run();
+      await budgets.acquire(method);
     } catch (err) {
-      const retryAfter = (err as { code?: string; retryAfter?: number }).code === ErrorCode.RateLimitedError ? (err as { retryAfter: number }).retryAfter : undefined;
+      activityMetrics.slackCalls.inc({ method, outcome: 'over_budget' });
+      throw err;
+    }
+    try {
+      const result = await run();
+      activityMetrics.slackCalls.inc({ method, outcome: 'ok' });
+      return result;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      const retryAfter = code === ErrorCode.RateLimitedError ? (err as { retryAfter: number }).retryAfter : undefined;
       if (retryAfter !== undefined) budgets.rateLimited(method, retryAfter);
+      const outcome = retryAfter !== undefined ? 'rate_limited' : code === ErrorCode.PlatformError ? 'error' : code === ErrorCode.HTTPError ? 'http_error' : 'network_error';
+      activityMetrics.slackCalls.inc({ method, outcome });
       throw err;
     }
   }

@@ -19,6 +19,7 @@ export const components = {
   worker: 'worker/main',
   'worker:kms': 'worker/kms-main',
   detector: 'detector/main',
+  correlator: 'correlator/main',
   bridge: 'bridge/main',
   'codec-server': 'codec-server/main',
   demo: 'demo/main',

@@ -57,6 +57,17 @@ export const kmsCall: ActivityOptions = {
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 15, nonRetryableErrorTypes: [FailureType.KmsPermanent] },
 };
 
+/**
+ * Verifying and revoking leaked credentials with their providers: outages and throttling back off
+ * (GitHub allows 60 revocations an hour), refusals that retrying cannot fix stop at once. Bounded
+ * to about two minutes: a verification that cannot finish leaves the verdict unknown, a revocation
+ * puts the incident in needs_attention.
+ */
+export const credentialCall: ActivityOptions = {
+  startToCloseTimeout: '20s',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 6, nonRetryableErrorTypes: [FailureType.CredentialPermanent] },
+};
+
 /** Audit appends and offender reports: our own infrastructure, retried until it is back. */
 export const internalCall: ActivityOptions = {
   startToCloseTimeout: '15s',

@@ -10,6 +10,10 @@ export const FailureType = {
   KmsPermanent: 'KmsPermanent',
   /** KMS or the network failed for now (throttling, 5xx, timeout): retried with backoff. */
   KmsTransient: 'KmsTransient',
+  /** A credential's provider refused for good (Sentinel's own access denied, a malformed request): an operator must act. */
+  CredentialPermanent: 'CredentialPermanent',
+  /** A credential's provider or the network failed for now (5xx, throttling, timeout): retried with backoff. */
+  CredentialTransient: 'CredentialTransient',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

@@ -20,6 +20,16 @@ export function incidentId(m: MessageCoordinates, ruleId: string): string {
   return `incident/${m.source}/${m.team}/${m.channel}/${m.ts}/${ruleId}`;
 }
 
+/**
+ * incident/<source>/<team>/<channel>/<ts>/<rule>/<key>: a stateful rule's match, named by the first
+ * step's event and the rule's key (a user, file, channel or team id), so a replay, a restart or a
+ * second correlator that finds the same match starts nothing new.
+ */
+export function statefulIncidentId(first: MessageCoordinates, ruleId: string, key: string): string {
+  if (!key || key.includes('/')) throw new Error(`incident id part key=${JSON.stringify(key)} is empty or contains "/"`);
+  return `${incidentId(first, ruleId)}/${key}`;
+}
+
 /** offender/<source>/<team>/<user>: one entity workflow per user. */
 export function offenderId(source: string, team: string, user: string): string {
   return `offender/${source}/${team}/${user}`;

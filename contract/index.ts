@@ -6,3 +6,4 @@ export * from './search-attributes';
 export * from './types';
 export * from './kms';
 export * from './slack-limits';
+export * from './credentials';

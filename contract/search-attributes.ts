@@ -11,6 +11,8 @@ export const SentinelUser = defineSearchAttributeKey('SentinelUser', SearchAttri
 export const SentinelChannel = defineSearchAttributeKey('SentinelChannel', SearchAttributeType.KEYWORD);
 export const SentinelTeam = defineSearchAttributeKey('SentinelTeam', SearchAttributeType.KEYWORD);
 export const SentinelActions = defineSearchAttributeKey('SentinelActions', SearchAttributeType.KEYWORD_LIST);
+/** What the provider said of a leaked credential: live, invalid or unknown (set by the verify step). */
+export const SentinelCredential = defineSearchAttributeKey('SentinelCredential', SearchAttributeType.KEYWORD);
 
 /** Every key, for registration. */
 export const allSearchAttributes = [
@@ -21,4 +23,5 @@ export const allSearchAttributes = [
   SentinelChannel,
   SentinelTeam,
   SentinelActions,
+  SentinelCredential,
 ] as const;

@@ -1,12 +1,17 @@
 /**
  * The incident contract between detector, workflows, activities and operators. Pure types: the
- * workflow sandbox imports this, so nothing here may do IO. Secrets never appear here.
+ * workflow sandbox imports this, so nothing here may do IO. Secrets never appear here, except a
+ * leaked credential inside the sealed incident input (IncidentInput.credential).
  */
+import type { CredentialKind, LeakedCredential, Liveness } from './credentials';
 
 export type Category = 'secret' | 'pii' | 'policy' | 'behavior';
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
-/** What a finding asks of its incident. */
-export type Action = 'delete' | 'notify' | 'revoke_kms' | 'escalate' | 'none';
+/**
+ * What a finding asks of its incident. `revoke_credential`: disable the leaked credential itself
+ * with its provider (AWS access key, Slack or GitHub token) once verified live.
+ */
+export type Action = 'delete' | 'notify' | 'revoke_kms' | 'revoke_credential' | 'escalate' | 'none';
 
 export interface IncidentInput {
   incidentId: string;
@@ -24,7 +29,7 @@ export interface IncidentInput {
     actions: Action[];
     /** The message to the user, already filled in. */
     message: string;
-    /** revoke_kms waits for approveRevocation. */
+    /** revoke_kms and revoke_credential wait for approveRevocation. */
     approvalRequired: boolean;
   };
   /** The KMS key named in the message, when there is one (an identifier, not a secret). */
@@ -36,6 +41,33 @@ export interface IncidentInput {
    */
   match: { redacted: string; excerpt?: string; fingerprint?: string; start: number; end: number };
   detectedAt: string;
+  /**
+   * The leaked credential, for rules whose value is one (CREDENTIAL_RULES): verified with its
+   * provider and, when the rule says revoke_credential, revoked. The one place a secret value is in
+   * an incident: it exists only inside the codec-sealed payloads (input, activity arguments), never
+   * in state, search attributes, audit records or logs.
+   */
+  credential?: LeakedCredential;
+  /** The events of a stateful rule's match (sequence steps or threshold events), in event-time order: coordinates only. */
+  steps?: StepRef[];
+  /**
+   * The channel whose customer-managed KMS key a revoke_kms step targets, when it is not `channel`
+   * (a stateful rule whose key channel is an earlier step's). Absent: `channel`.
+   */
+  keyChannel?: string;
+}
+
+/** One event of a stateful match: where and when it happened, never what it said. */
+export interface StepRef {
+  team: string;
+  channel: string;
+  user: string;
+  ts: string;
+  eventType: string;
+  /** The file the step is about, for rules keyed by file. */
+  fileId?: string;
+  /** Event time, ms since the epoch. */
+  eventTime: number;
 }
 
 /**
@@ -71,6 +103,10 @@ export interface IncidentState {
   dismissed?: { by: string; reason: string; at: string };
   approval?: { decision: 'approve' | 'reject'; by: string; at: string; reason?: string };
   escalations?: { by: string; at: string; reason?: string }[];
+  /** What the provider said of the leaked credential (never the credential itself). */
+  credential?: { kind: CredentialKind; outcome: Liveness; principal?: string; revocable: boolean; detail: string };
+  /** The rule's severity, raised one level when the leaked credential was verified live. */
+  severity?: Severity;
   /** Side effects that failed without stopping the incident (an escalation notice Slack refused). */
   warnings?: { step: string; reason: string; at: string }[];
 }
@@ -94,6 +130,8 @@ export interface RemediationSettings {
   /** Task queues the workflow sends Slack and KMS work to. */
   slackTaskQueue: string;
   kmsTaskQueue: string;
+  /** Where leaked credentials are verified and revoked (workers holding outbound credentials); absent before it existed. */
+  credentialsTaskQueue?: string;
   /**
    * Deletions have a task queue of their own, with chat.delete's budget, so that no notification
    * ever queues ahead of a delete. Absent in settings recorded before it existed: the Slack queue then.

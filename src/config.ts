@@ -14,6 +14,16 @@ const positiveInt = z.coerce.number().int().positive();
 const schema = z.object({
   /** debug | info | warn | error; default info. */
   LOG_LEVEL: level.default('info'),
+  /** Port of the process's /livez, /readyz and /metrics; unset: not served (each process on a host needs its own). */
+  SENTINEL_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Port of the Temporal SDK's own Prometheus metrics (workers); unset: not served. Tagged with the build id. */
+  SENTINEL_SDK_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Temporal Worker Deployment the workers register in (Worker Versioning); default sentinel. */
+  SENTINEL_DEPLOYMENT: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'letters, digits, - and _ (no dots)').default('sentinel'),
+  /** Build id of this worker's code; default sentinel-<package version>-<12 hex of the workflow code's digest> (README "Upgrading workers"). */
+  SENTINEL_BUILD_ID: z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, 'letters, digits, - and _ (no dots)').optional(),
+  /** on: incidents stay on the build that started them, new ones go to the current version (sentinel fleet promote); off (default): unversioned. */
+  SENTINEL_WORKER_VERSIONING: z.enum(['on', 'off']).default('off'),
   /** Temporal frontend, host:port; default the dev stack's 127.0.0.1:7233. */
   TEMPORAL_ADDRESS: z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port').default('127.0.0.1:7233'),
   /** Temporal namespace; default "default". */
@@ -28,6 +38,15 @@ const schema = z.object({
   DETECTOR_CONCURRENCY: positiveInt.default(16),
   /** Layers of encoding (base64, hex, percent, JSON escapes) the rules look inside; default 2, 0 turns decoding off. */
   SENTINEL_DECODE_DEPTH: z.coerce.number().int().min(0).max(5).default(2),
+  /** Partitions of the FACTS stream (stateful rules); every detector and correlator must agree. Default 8. */
+  SENTINEL_FACT_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(8),
+  /** How late (event time behind the newest fact) a fact may arrive and still count; default 5m. */
+  SENTINEL_LATENESS: z.string().regex(/^\d+(ms|s|m|h)$/, 'a duration such as 30s, 5m or 1h').default('5m'),
+  /** The FACTS partitions this correlator owns: 0-3,6 or all (the default). */
+  SENTINEL_CORRELATOR_PARTITIONS: z
+    .string()
+    .regex(/^(all|\d+(-\d+)?(,\d+(-\d+)?)*)$/, 'all, or partition numbers and ranges such as 0-3,6')
+    .default('all'),
   /** Slack Web API base URL; default Slack itself. The dev stack points it at the simulator. */
   SLACK_API_URL: z.string().url().default('https://slack.com/api/'),
   /** User token of a workspace admin; chat.delete needs it to remove other people's messages. */
@@ -72,6 +91,14 @@ const schema = z.object({
   AWS_REGION: z.string().min(1).default('us-east-1'),
   /** KMS endpoint override (moto in development); default AWS. */
   AWS_ENDPOINT_URL_KMS: z.string().url().optional(),
+  /** Task queue of the credential workers (verify and revoke leaked credentials), the only ones holding IAM rights; default sentinel-credentials. */
+  SENTINEL_CREDENTIALS_TASK_QUEUE: z.string().min(1).default('sentinel-credentials'),
+  /** IAM endpoint override (moto in development); default AWS. */
+  AWS_ENDPOINT_URL_IAM: z.string().url().optional(),
+  /** STS endpoint override (moto in development); default AWS. */
+  AWS_ENDPOINT_URL_STS: z.string().url().optional(),
+  /** GitHub REST API base URL (the GitHub simulator in development); default https://api.github.com. */
+  GITHUB_API_URL: z.string().url().default('https://api.github.com'),
   /** disable (default): DisableKey; schedule_deletion: ScheduleKeyDeletion with the pending window. */
   SENTINEL_KMS_ACTION: z.enum(['disable', 'schedule_deletion']).default('disable'),
   /** Pending window of ScheduleKeyDeletion in days, 7-30; default 30. */
@@ -131,10 +158,18 @@ export type Env = z.infer<typeof schema>;
 
 export interface Config {
   logLevel: Env['LOG_LEVEL'];
+  /** Where /livez, /readyz and /metrics are served; undefined: nowhere. */
+  healthPort: number | undefined;
+  /** Worker Versioning: the deployment and build id workers register with (buildId undefined: derived from the code), and whether they route by it. */
+  versioning: { deployment: string; buildId: string | undefined; enabled: boolean };
+  /** Where the Temporal SDK's Prometheus exporter listens; undefined: nowhere. */
+  sdkMetricsPort: number | undefined;
   temporal: { address: string; namespace: string; taskQueue: string };
   nats: { servers: string[] };
   rulesDir: string;
   detector: { concurrency: number; decodeDepth: number };
+  /** Stateful rules: FACTS partitions, the lateness bound, and the partitions this correlator owns (all when undefined). */
+  stateful: { partitions: number; latenessMs: number; ownedPartitions: number[] | undefined };
   slack: {
     apiUrl: string;
     adminToken: string | undefined;
@@ -159,6 +194,12 @@ export interface Config {
     action: 'disable' | 'schedule_deletion';
     pendingDays: number;
     channelKeys: Record<string, string>;
+  };
+  credentials: {
+    taskQueue: string;
+    iamEndpoint: string | undefined;
+    stsEndpoint: string | undefined;
+    githubApiUrl: string;
   };
   /** The payload codec's keys; undefined when SENTINEL_CODEC_KEYS is not set. */
   codec: { keys: CodecKey[]; active: CodecKey } | undefined;
@@ -205,10 +246,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   return {
     logLevel: e.LOG_LEVEL,
+    healthPort: e.SENTINEL_HEALTH_PORT,
+    versioning: { deployment: e.SENTINEL_DEPLOYMENT, buildId: e.SENTINEL_BUILD_ID, enabled: e.SENTINEL_WORKER_VERSIONING === 'on' },
+    sdkMetricsPort: e.SENTINEL_SDK_METRICS_PORT,
     temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.SENTINEL_TASK_QUEUE },
     nats: { servers: e.NATS_URL.split(',').map((s) => s.trim()) },
     rulesDir: e.SENTINEL_RULES_DIR,
     detector: { concurrency: e.DETECTOR_CONCURRENCY, decodeDepth: e.SENTINEL_DECODE_DEPTH },
+    stateful: { partitions: e.SENTINEL_FACT_PARTITIONS, latenessMs: durationMs(e.SENTINEL_LATENESS), ownedPartitions: ownedPartitions(e.SENTINEL_CORRELATOR_PARTITIONS, e.SENTINEL_FACT_PARTITIONS) },
     slack: {
       apiUrl: e.SLACK_API_URL,
       adminToken: e.SLACK_ADMIN_TOKEN,
@@ -238,6 +283,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pendingDays: e.SENTINEL_KMS_PENDING_DAYS,
       channelKeys: Object.fromEntries((e.SENTINEL_CHANNEL_KEYS ?? '').split(',').filter(Boolean).map((p) => p.split('=') as [string, string])),
     },
+    credentials: {
+      taskQueue: e.SENTINEL_CREDENTIALS_TASK_QUEUE,
+      iamEndpoint: e.AWS_ENDPOINT_URL_IAM,
+      stsEndpoint: e.AWS_ENDPOINT_URL_STS,
+      githubApiUrl: e.GITHUB_API_URL,
+    },
     codec,
     fingerprintKey,
     codecServer: {
@@ -266,8 +317,20 @@ export function required<T>(value: T | undefined, variable: string, why: string)
   return value;
 }
 
-/** Milliseconds of a duration written as 500ms, 2s or 1m. */
+/** Milliseconds of a duration written as 500ms, 2s, 1m or 1h. */
 function durationMs(v: string): number {
-  const [, n, unit] = /^(\d+)(ms|s|m)$/.exec(v)!;
-  return Number(n) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000);
+  const [, n, unit] = /^(\d+)(ms|s|m|h)$/.exec(v)!;
+  return Number(n) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
+}
+
+/** SENTINEL_CORRELATOR_PARTITIONS as a sorted list (undefined: all), each below the partition count. */
+function ownedPartitions(v: string, partitions: number): number[] | undefined {
+  if (v === 'all') return undefined;
+  const out = new Set<number>();
+  for (const part of v.split(',')) {
+    const [a, b = a] = part.split('-').map(Number) as [number, number?];
+    if (b < a || b >= partitions) throw invalid([`  SENTINEL_CORRELATOR_PARTITIONS=${JSON.stringify(v)}: ${part} is not a range within 0-${partitions - 1} (SENTINEL_FACT_PARTITIONS=${partitions})`]);
+    for (let p = a; p <= b!; p++) out.add(p);
+  }
+  return [...out].sort((x, y) => x - y);
 }

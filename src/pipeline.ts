@@ -14,7 +14,7 @@ import { ensureChatStreams } from './nats/streams';
 import { fingerprinterFrom } from './crypto/fingerprint';
 import { connectClient, connectWorker } from './temporal/client';
 import { codecFrom } from './temporal/data-converter';
-import { createKmsWorker, createRemediationWorkers } from './worker/worker';
+import { createCredentialWorker, createKmsWorker, createRemediationWorkers } from './worker/worker';
 
 export interface PipelineOptions {
   config: Config;
@@ -62,6 +62,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   const workers = [
     ...(await createRemediationWorkers({ connection, config, nc, client, codec, ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : {}) })),
     await createKmsWorker(connection, config, codec),
+    await createCredentialWorker(connection, config, codec),
   ];
   const workerRuns = workers.map((w) => w.run());
   const detectorRun = detector.run();

@@ -44,7 +44,7 @@ describe('sentinel scan', () => {
     expect(code).toBe(0);
     const findings = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(findings).toEqual([
-      { ts: '1700000000.000100', channel: 'C1', user: 'U1', rule: 'github-pat', category: 'secret', severity: 'critical', actions: ['delete', 'notify'], redacted: expect.stringMatching(/^ghp\*+.{3}$/), excerpt: expect.stringMatching(/^here: ghp\*+.{3}$/), start: 6, end: 46 },
+      { ts: '1700000000.000100', channel: 'C1', user: 'U1', rule: 'github-pat', category: 'secret', severity: 'critical', actions: ['delete', 'notify', 'revoke_credential'], redacted: expect.stringMatching(/^ghp\*+.{3}$/), excerpt: expect.stringMatching(/^here: ghp\*+.{3}$/), start: 6, end: 46 },
       { ts: '1700000001.000200', channel: 'C2', user: 'U2', team: 'T9', rule: 'us-ssn', category: 'pii', severity: 'high', actions: ['delete', 'notify'], redacted: '2**********', excerpt: 'SSN 2********** on file', start: 4, end: 15 },
     ]);
     // With a fingerprint key, findings carry the fingerprint an incident of the same secret would.

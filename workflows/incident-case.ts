@@ -82,9 +82,12 @@ export class IncidentCase {
     this.audit({ kind: 'operator', step: 'dismiss', outcome: 'dismissed', actor: a.by, ...(a.reason ? { detail: a.reason } : {}) });
   }
 
+  /** The revocation step waiting for an operator's decision (revoke_kms or revoke_credential). */
+  awaiting: string | undefined;
+
   decide(decision: 'approve' | 'reject', a: OperatorAction): void {
     this.state.approval = { decision, by: a.by, at: new Date().toISOString(), ...(a.reason ? { reason: a.reason } : {}) };
-    this.audit({ kind: 'operator', step: 'revoke_kms', outcome: decision === 'approve' ? 'approved' : 'rejected', actor: a.by, ...(a.reason ? { detail: a.reason } : {}) });
+    this.audit({ kind: 'operator', step: this.awaiting ?? 'revoke_kms', outcome: decision === 'approve' ? 'approved' : 'rejected', actor: a.by, ...(a.reason ? { detail: a.reason } : {}) });
   }
 
   requestRetry(a: OperatorAction): void {

@@ -3,16 +3,32 @@
  * and escalate. Each step is a function of the incident's input, settings and case; it returns its
  * outcome or throws the ActivityFailure of the call that failed.
  */
-import { condition, type ActivityInterfaceFor } from '@temporalio/workflow';
-import type { IncidentInput, InternalActivities, KmsActivities, RemediationSettings, SlackActivities, StepRecord } from '../contract';
+import { ActivityFailure, condition, upsertSearchAttributes, type ActivityInterfaceFor } from '@temporalio/workflow';
+import { SentinelCredential, SentinelSeverity, type CredentialActivities, type IncidentInput, type IncidentState, type InternalActivities, type KmsActivities, type RemediationSettings, type Severity, type SlackActivities, type StepRecord } from '../contract';
 import type { IncidentCase } from './incident-case';
 
-export const ORDER = ['delete', 'notify', 'summary', 'report', 'revoke_kms'] as const;
+export const ORDER = ['delete', 'notify', 'verify', 'summary', 'report', 'revoke_kms', 'revoke_credential'] as const;
 export type Step = (typeof ORDER)[number];
 
-/** The steps an incident takes for its rule's actions: summary and report unless the rule asks for none. */
-export function planFor(actions: ReadonlySet<string>): Step[] {
-  return ORDER.filter((s) => (s === 'summary' || s === 'report' ? !actions.has('none') : actions.has(s)));
+/**
+ * The steps an incident takes for its rule's actions: summary and report unless the rule asks for
+ * none; verify whenever the message leaked a credential Sentinel can check (after the delete and
+ * the author's notice, before the summary, which says whether it is live). Inputs without a
+ * credential plan as before.
+ */
+export function planFor(actions: ReadonlySet<string>, hasCredential = false): Step[] {
+  return ORDER.filter((s) => {
+    if (s === 'summary' || s === 'report') return !actions.has('none');
+    if (s === 'verify') return hasCredential;
+    if (s === 'revoke_credential') return hasCredential && actions.has(s);
+    return actions.has(s);
+  });
+}
+
+const SEVERITIES: Severity[] = ['low', 'medium', 'high', 'critical'];
+/** One level up: a live credential is worse than a leaked string. */
+export function raised(s: Severity): Severity {
+  return SEVERITIES[Math.min(SEVERITIES.length - 1, SEVERITIES.indexOf(s) + 1)]!;
 }
 
 export interface StepContext {
@@ -23,19 +39,48 @@ export interface StepContext {
   /** The same activities on the deletion task queue. */
   slackDelete: ActivityInterfaceFor<SlackActivities>;
   kms: ActivityInterfaceFor<KmsActivities>;
+  /** Verify and revoke leaked credentials, on the credentials task queue. */
+  credentials: ActivityInterfaceFor<CredentialActivities>;
   internal: ActivityInterfaceFor<InternalActivities>;
 }
 
 export type StepResult = [StepRecord['outcome'], string?];
 
-/** The security channel's summary of an incident: redacted match, excerpt and fingerprint only. */
-export function summaryText(input: IncidentInput): string {
+/** The security channel's summary of an incident: redacted match, excerpt, fingerprint and the credential's verdict only. */
+export function summaryText(input: IncidentInput, credential?: IncidentState['credential']): string {
+  const severity = credential?.outcome === 'live' ? raised(input.rule.severity) : input.rule.severity;
   return (
-    `:rotating_light: Sentinel incident \`${input.incidentId}\`: rule *${input.rule.id}* (${input.rule.severity}, ${input.rule.category}) ` +
+    `:rotating_light: Sentinel incident \`${input.incidentId}\`: rule *${input.rule.id}* (${severity}, ${input.rule.category}) ` +
     `matched \`${input.match.redacted}\` from <@${input.user}> in <#${input.channel}>. Actions: ${[...new Set(input.rule.actions)].join(', ')}.` +
     (input.match.excerpt ? `\n> ${input.match.excerpt}` : '') +
-    (input.match.fingerprint ? `\nFingerprint \`${input.match.fingerprint}\`` : '')
+    (input.match.fingerprint ? `\nFingerprint \`${input.match.fingerprint}\`` : '') +
+    (credential ? `\n${credentialLine(credential)}` : '')
   );
+}
+
+function credentialLine(c: NonNullable<IncidentState['credential']>): string {
+  const who = c.principal ? ` (${c.principal})` : '';
+  if (c.outcome === 'live') return `:red_circle: The credential is LIVE${who}: ${c.revocable ? 'it can be revoked from here' : 'only its owner can revoke it'}.`;
+  if (c.outcome === 'invalid') return `The credential does not authenticate${who}: ${c.detail}.`;
+  return `Whether the credential is live is unknown: ${c.detail}.`;
+}
+
+/** Waits for an operator's approval of a revocation when the rule requires one; false when dismissed meanwhile. */
+async function approved(step: Step, what: string, c: StepContext): Promise<boolean> {
+  const { input, settings, incident } = c;
+  const { state } = incident;
+  if (!input.rule.approvalRequired || state.approval) return true;
+  incident.awaiting = step;
+  incident.setStatus('awaiting_approval');
+  incident.audit({ kind: 'decision', step, outcome: 'awaiting_approval', detail: `${what}; default ${settings.approvalDefault} after ${settings.approvalTimeout}` });
+  const decided = await condition(() => state.approval !== undefined || state.dismissed !== undefined, settings.approvalTimeout);
+  if (!decided) {
+    state.approval = { decision: settings.approvalDefault, by: 'timeout', at: new Date().toISOString() };
+    incident.audit({ kind: 'decision', step, outcome: settings.approvalDefault === 'approve' ? 'approved' : 'rejected', actor: 'timeout' });
+  }
+  if (state.dismissed) return false;
+  incident.setStatus('remediating');
+  return true;
 }
 
 /** Runs one step; `skipped`/`rejected` are outcomes too. */
@@ -55,7 +100,7 @@ export async function perform(step: Step, c: StepContext): Promise<StepResult> {
     }
     case 'summary': {
       if (!settings.securityChannel) return ['skipped', 'no security channel configured'];
-      const r = await c.slack.postSecurityNotice({ incidentId: input.incidentId, channel: settings.securityChannel, text: summaryText(input), key: `${input.incidentId}#summary`, digest: true });
+      const r = await c.slack.postSecurityNotice({ incidentId: input.incidentId, channel: settings.securityChannel, text: summaryText(input, state.credential), key: `${input.incidentId}#summary`, digest: true });
       return [r === 'posted' ? 'done' : 'already_done'];
     }
     case 'report': {
@@ -67,20 +112,43 @@ export async function perform(step: Step, c: StepContext): Promise<StepResult> {
       });
       return ['done', offender];
     }
+    case 'verify': {
+      const credential = input.credential;
+      if (!credential) return ['skipped', 'no credential in the message'];
+      if (!settings.credentialsTaskQueue) return ['skipped', 'no credential workers configured'];
+      let v: Awaited<ReturnType<CredentialActivities['verifyCredential']>>;
+      try {
+        v = await c.credentials.verifyCredential({ incidentId: input.incidentId, ...credential });
+      } catch (err) {
+        // The provider could not be asked (down, throttling past the retries, Sentinel's own rights):
+        // the incident goes on with the verdict unknown, and says why.
+        if (!(err instanceof ActivityFailure)) throw err;
+        v = { outcome: 'unknown', revocable: false, detail: `could not ask the provider: ${err.cause?.message ?? err.message}` };
+      }
+      state.credential = { kind: credential.kind, outcome: v.outcome, revocable: v.revocable, detail: v.detail, ...(v.principal ? { principal: v.principal } : {}) };
+      upsertSearchAttributes([{ key: SentinelCredential, value: v.outcome }]);
+      if (v.outcome === 'live') {
+        state.severity = raised(input.rule.severity);
+        upsertSearchAttributes([{ key: SentinelSeverity, value: state.severity }]);
+      }
+      return ['done', `${credential.kind} ${v.outcome}${v.principal ? ` (${v.principal})` : ''}: ${v.detail}`];
+    }
+    case 'revoke_credential': {
+      const credential = input.credential;
+      const verdict = state.credential;
+      if (!credential) return ['skipped', 'no credential in the message'];
+      if (!verdict || verdict.outcome !== 'live') return ['skipped', `credential ${verdict?.outcome ?? 'not verified'}: nothing to revoke`];
+      if (!verdict.revocable) return ['skipped', `${verdict.principal ?? 'the credential'} is not Sentinel's to revoke`];
+      const what = `${credential.kind} of ${verdict.principal ?? 'its owner'}`;
+      if (!(await approved('revoke_credential', what, c))) return ['skipped', 'dismissed'];
+      if (state.approval?.decision === 'reject') return ['rejected', `${what} left live`];
+      const r = await c.credentials.revokeCredential({ incidentId: input.incidentId, ...credential, ...(verdict.principal ? { principal: verdict.principal } : {}) });
+      return [r.outcome === 'revoked' ? 'done' : r.outcome === 'already_revoked' ? 'already_done' : 'skipped', r.detail];
+    }
     case 'revoke_kms': {
       const keyArn = input.kmsKeyArn ?? settings.channelKeyArn;
       if (!keyArn) return ['skipped', 'no key named in the message and none configured for the channel'];
-      if (input.rule.approvalRequired && !state.approval) {
-        incident.setStatus('awaiting_approval');
-        incident.audit({ kind: 'decision', step: 'revoke_kms', outcome: 'awaiting_approval', detail: `${keyArn}; default ${settings.approvalDefault} after ${settings.approvalTimeout}` });
-        const decided = await condition(() => state.approval !== undefined || state.dismissed !== undefined, settings.approvalTimeout);
-        if (!decided) {
-          state.approval = { decision: settings.approvalDefault, by: 'timeout', at: new Date().toISOString() };
-          incident.audit({ kind: 'decision', step: 'revoke_kms', outcome: settings.approvalDefault === 'approve' ? 'approved' : 'rejected', actor: 'timeout' });
-        }
-        if (state.dismissed) return ['skipped', 'dismissed'];
-        incident.setStatus('remediating');
-      }
+      if (!(await approved('revoke_kms', keyArn, c))) return ['skipped', 'dismissed'];
       if (state.approval?.decision === 'reject') return ['rejected', `${keyArn} left enabled`];
       const r = await c.kms.revokeKey({ keyArn, action: settings.kmsAction, pendingDays: settings.kmsPendingDays });
       return [r.outcome === 'revoked' ? 'done' : 'already_done', `${keyArn} ${r.keyState}`];

@@ -7,6 +7,7 @@
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import { ActivityFailure, condition, log, patched, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import {
+  credentialCall,
   internalCall,
   kmsCall,
   localAuditCall,
@@ -14,6 +15,7 @@ import {
   slackCall,
   type IncidentInput,
   type IncidentState,
+  type CredentialActivities,
   type InternalActivities,
   type KmsActivities,
   type OperatorAction,
@@ -91,16 +93,18 @@ function registerControls(c: IncidentCase): void {
 
 export async function incidentWorkflow(input: IncidentInput): Promise<IncidentState> {
   const actions = new Set(input.rule.actions);
-  const plan = planFor(actions);
+  const plan = planFor(actions, input.credential !== undefined);
   const auditor = patched(Patches.localAudit) ? localAudit : internal;
   const incident = new IncidentCase(input, plan, (r) => auditor.appendAudit(r));
   const { state } = incident;
   registerControls(incident);
 
-  const settings = await local.remediationSettings(input.channel);
+  // A stateful rule may revoke the key of an earlier step's channel; the argument of incidents without one is unchanged.
+  const settings = await local.remediationSettings(input.keyChannel ?? input.channel);
   const slack = proxyActivities<SlackActivities>({ ...slackCall, taskQueue: settings.slackTaskQueue });
   const slackDelete = proxyActivities<SlackActivities>({ ...slackCall, taskQueue: settings.slackDeleteTaskQueue ?? settings.slackTaskQueue });
   const kms = proxyActivities<KmsActivities>({ ...kmsCall, taskQueue: settings.kmsTaskQueue });
+  const credentials = proxyActivities<CredentialActivities>({ ...credentialCall, taskQueue: settings.credentialsTaskQueue ?? settings.kmsTaskQueue });
   // The fingerprint goes on the record so that the trail can tell when the same secret leaks again.
   const fingerprint = input.match.fingerprint ? ` (${input.match.fingerprint})` : '';
   incident.audit({ kind: 'decision', step: 'open', outcome: 'opened', detail: `rule ${input.rule.id} (${input.rule.severity}) matched ${input.match.redacted}${fingerprint}; plan: ${plan.join(', ') || 'record only'}` });
@@ -122,7 +126,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     );
   };
 
-  const context = { input, settings, incident, slack, slackDelete, kms, internal };
+  const context = { input, settings, incident, slack, slackDelete, kms, credentials, internal };
   for (const step of plan) {
     for (;;) {
       if (state.dismissed) break;

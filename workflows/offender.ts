@@ -14,6 +14,7 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  setWorkflowOptions,
   workflowInfo,
 } from '@temporalio/workflow';
 import { msToNumber } from '@temporalio/common/lib/time';
@@ -161,3 +162,11 @@ export async function offenderWorkflow(input: OffenderInput): Promise<void> {
     }
   }
 }
+
+// With Worker Versioning on, the entity follows the deployment's current version (it lives for
+// months; pinning it would keep old workers alive forever): each workflow task after a promote runs
+// on the new build, and its continueAsNew starts there. Its code must therefore stay replay-compatible
+// across builds (patched()), as the replay tests check. https://docs.temporal.io/worker-versioning#auto-upgrade
+// Stated only to versioned workers (a deployment name: unversioned workers have a build id but no
+// deployment): an unversioned worker's task that states a behavior is refused by the server.
+setWorkflowOptions(() => (workflowInfo().currentDeploymentVersion?.deploymentName ? { versioningBehavior: 'AUTO_UPGRADE' } : {}), offenderWorkflow);

@@ -7,6 +7,11 @@ import { createLogger } from '../log';
 import { onShutdown, runMain } from '../main';
 import { connectNats } from '../nats/connect';
 import { ensureChatStreams } from '../nats/streams';
+import { startOps } from '../ops/health';
+import { SlackBudgets } from '../../activities/slack-budget';
+import { activityWebClient } from '../../activities/slack-client';
+import { FileEnricher } from './enrich';
+import { ensureEnrichStream } from './route';
 import { BridgeServer } from './server';
 import { startSocketMode, type SocketModeIngest } from './socket-mode';
 
@@ -19,7 +24,16 @@ await runMain('bridge', async () => {
   const log = createLogger({ level: config.logLevel, fields: { component: 'bridge' } });
   const nc = await connectNats(config.nats, 'sentinel-bridge');
   await ensureChatStreams(await nc.jetstreamManager());
+  await ensureEnrichStream(await nc.jetstreamManager());
   const js = nc.jetstream();
+  // File events name files by id only: the enricher looks them up (files.info) before they reach CHAT.
+  const lookupToken = config.slack.botToken ?? config.slack.adminToken;
+  let enricher: FileEnricher | undefined;
+  if (lookupToken) {
+    enricher = await new FileEnricher({ nc, slack: activityWebClient(lookupToken, config.slack.apiUrl), log: log.child({ part: 'enricher' }), budgets: new SlackBudgets(config.slack.budgets) }).start();
+  } else {
+    log.warn('neither SLACK_BOT_TOKEN nor SLACK_ADMIN_TOKEN is set: file events wait in the ENRICH stream until a bridge with a token (files:read) looks them up');
+  }
   let http: BridgeServer | undefined;
   let socket: SocketModeIngest | undefined;
   if (signingSecret) {
@@ -30,12 +44,18 @@ await runMain('bridge', async () => {
     socket = await startSocketMode({ appToken, slackApiUrl: config.slack.apiUrl, js, log });
     log.info('Socket Mode connected');
   }
+  // /livez, /readyz, /metrics on SENTINEL_HEALTH_PORT: ready while NATS is connected (events can be stored).
+  const ops = await startOps(config.healthPort, { component: 'bridge', log });
+  ops?.ready('nats', () => (nc.isClosed() ? 'connection closed' : true));
   onShutdown(async (signal) => {
+    ops?.drain(`${signal} received`);
     log.info('stopping', { signal });
     await socket?.stop();
     await http?.stop();
+    await enricher?.stop();
     await nc.drain();
-    log.info('bridge stopped', { http: http?.stats, socketMode: socket?.stats });
+    await ops?.stop();
+    log.info('bridge stopped', { http: http?.stats, socketMode: socket?.stats, enricher: enricher?.stats });
   });
   void (async () => {
     for await (const s of nc.status()) log.info('NATS connection', { type: s.type });

@@ -10,7 +10,7 @@ import { readBody } from '../http/body';
 import { listen } from '../http/listen';
 import type { JetStreamClient } from 'nats';
 import type { Logger } from '../log';
-import { chatSubject } from '../nats/streams';
+import { ensureEnrichStream, ingestSubject } from './route';
 import { verifySlackRequest } from './verify';
 
 export interface BridgeOptions {
@@ -47,6 +47,8 @@ export class BridgeServer {
   }
 
   async start(): Promise<this> {
+    // File events wait in ENRICH for their files.info lookup (route.ts): it must exist before one arrives.
+    await ensureEnrichStream(await this.o.js.jetstreamManager());
     const server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         this.o.log.error('bridge request failed', { error: err });
@@ -115,7 +117,8 @@ export class BridgeServer {
 
     try {
       // The raw bytes, unchanged; Slack's event_id makes retried deliveries one stream message.
-      const ack = await this.o.js.publish(chatSubject('slack', doc.team_id, event.type), body, { msgID: doc.event_id, timeout: this.o.publishTimeoutMs ?? 2000 });
+      // File events go to ENRICH first (route.ts), everything else straight to CHAT.
+      const ack = await this.o.js.publish(ingestSubject('slack', doc.team_id, event.type), body, { msgID: doc.event_id, timeout: this.o.publishTimeoutMs ?? 2000 });
       if (ack.duplicate) this.stats.duplicates += 1;
       else this.stats.stored += 1;
       this.o.log.debug('event stored', { eventId: doc.event_id, seq: ack.seq, duplicate: ack.duplicate, retry: req.headers['x-slack-retry-num'] });

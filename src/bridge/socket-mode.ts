@@ -7,7 +7,7 @@
 import { LogLevel, SocketModeClient } from '@slack/socket-mode';
 import type { JetStreamClient } from 'nats';
 import type { Logger } from '../log';
-import { chatSubject } from '../nats/streams';
+import { ingestSubject } from './route';
 
 export interface SocketModeOptions {
   appToken: string;
@@ -50,7 +50,7 @@ export async function startSocketMode(o: SocketModeOptions): Promise<SocketModeI
       return;
     }
     try {
-      const pubAck = await o.js.publish(chatSubject('slack', team_id, event.type), JSON.stringify(body), { msgID: event_id, timeout: o.publishTimeoutMs ?? 2000 });
+      const pubAck = await o.js.publish(ingestSubject('slack', team_id, event.type), JSON.stringify(body), { msgID: event_id, timeout: o.publishTimeoutMs ?? 2000 });
       if (pubAck.duplicate) stats.duplicates += 1;
       else stats.stored += 1;
       await ack();

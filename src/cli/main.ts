@@ -5,13 +5,25 @@ import { rulesTest } from './rules';
 
 const usage = `usage: sentinel <command>
 
-  stack up|down|status          the local dev stack (Temporal, NATS, moto, Slack simulator)
+  stack up|down|status          the local dev stack (Temporal, NATS, moto, Slack simulator);
+                                up --nats-cluster: 3 NATS nodes with streams at 3 replicas
+  fleet status|promote|up|down  the worker fleet: versions, pollers, backlog, consumer lag, NATS
+                                cluster, readiness; promote a build; a local fleet (sentinel fleet)
   setup                         register Sentinel's search attributes in TEMPORAL_NAMESPACE and
                                 create its NATS streams (idempotent; run once per cluster)
   rules test [--rules DIR]      load the rule files and run their inline examples
+  rules try FILE [--since 1h] [--live 30s] [--channels C1,C2] [--json]
+                                what a rule file would match in recent Slack history and in
+                                live events (redacted; no incident is opened)
+  tail [--where SQL] [--json] [--limit N]
+                                live events as the detectors decide them, with every rule's
+                                verdict, redacted; --where filters like a SQL rule's WHERE
   scan [--rules DIR] [--explain] [--decode-depth N] [FILE|-]
                                 match JSON Lines of Slack events; one JSON finding per line out;
                                 --explain says on stderr which check turned down each candidate
+  backfill --since 7d [--channels C1,C2] [--dry-run] [--team T] [--restart]
+                                read history still in Slack through the detectors (resumable);
+                                --dry-run prints what would become incidents, starting nothing
   incidents list|show|audit|dismiss|approve|reject|retry|escalate
                                 find, inspect and steer incidents (sentinel incidents for details)
   keys generate [codec|fingerprint|codec-server-token] [--rotate]
@@ -25,7 +37,11 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'stack': {
       const { stackCommand } = await import('../stack/commands');
-      return stackCommand(sub);
+      return stackCommand(sub, rest);
+    }
+    case 'fleet': {
+      const { fleetCommand } = await import('./fleet');
+      return fleetCommand(sub, rest);
     }
     case 'setup': {
       if (sub !== undefined) break;
@@ -33,6 +49,26 @@ async function main(argv: string[]): Promise<number> {
       return setup();
     }
     case 'rules': {
+      if (sub === 'try') {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          options: { since: { type: 'string' }, live: { type: 'string' }, channels: { type: 'string' }, json: { type: 'boolean' } },
+          allowPositionals: true,
+        });
+        if (positionals.length !== 1) break;
+        const { rulesTry } = await import('./try');
+        const { untilInterrupted } = await import('./tail');
+        return untilInterrupted((signal) =>
+          rulesTry({
+            file: positionals[0]!,
+            signal,
+            ...(values.since !== undefined ? { since: values.since } : {}),
+            ...(values.live !== undefined ? { live: values.live } : {}),
+            ...(values.channels ? { channels: values.channels.split(',').map((c) => c.trim()).filter(Boolean) } : {}),
+            ...(values.json ? { json: true } : {}),
+          }),
+        );
+      }
       if (sub !== 'test') break;
       const { values } = parseArgs({ args: rest, options: { rules: { type: 'string' } } });
       return rulesTest(values.rules);
@@ -55,6 +91,39 @@ async function main(argv: string[]): Promise<number> {
         ...(positionals[0] ? { input: positionals[0] } : {}),
         ...(values.explain ? { explain: true } : {}),
         ...(depth !== undefined ? { decodeDepth: Number(depth) } : {}),
+      });
+    }
+    case 'tail': {
+      const { values, positionals } = parseArgs({ args: argv.slice(1), options: { where: { type: 'string' }, json: { type: 'boolean' }, limit: { type: 'string' } } });
+      if (positionals.length) break;
+      if (values.limit !== undefined && !/^[1-9]\d*$/.test(values.limit)) {
+        process.stderr.write(`sentinel tail: --limit takes a number of events, not ${JSON.stringify(values.limit)}\n`);
+        return 2;
+      }
+      const { tail, untilInterrupted } = await import('./tail');
+      return untilInterrupted((signal) =>
+        tail({ signal, ...(values.where !== undefined ? { where: values.where } : {}), ...(values.json ? { json: true } : {}), ...(values.limit ? { limit: Number(values.limit) } : {}) }),
+      );
+    }
+    case 'backfill': {
+      const { values, positionals } = parseArgs({
+        args: argv.slice(1),
+        options: { since: { type: 'string' }, channels: { type: 'string' }, 'dry-run': { type: 'boolean' }, team: { type: 'string' }, restart: { type: 'boolean' }, rules: { type: 'string' } },
+        allowPositionals: true,
+      });
+      if (positionals.length > 0) break;
+      if (!values.since) {
+        process.stderr.write('sentinel backfill: --since is required: how far back to read, e.g. --since 7d (30m, 12h, 2w, or a date such as 2024-05-01)\n');
+        return 2;
+      }
+      const { backfillCommand } = await import('./backfill-command');
+      return backfillCommand({
+        since: values.since,
+        ...(values.channels !== undefined ? { channels: values.channels.split(',').map((c) => c.trim()).filter(Boolean) } : {}),
+        ...(values['dry-run'] ? { dryRun: true } : {}),
+        ...(values.team !== undefined ? { team: values.team } : {}),
+        ...(values.restart ? { restart: true } : {}),
+        ...(values.rules ? { rulesDir: values.rules } : {}),
       });
     }
     case 'incidents': {

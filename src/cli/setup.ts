@@ -1,10 +1,10 @@
 /**
  * `sentinel setup`: prepares a Temporal namespace and a NATS account for Sentinel, idempotently —
- * the search attributes incidents are started with, and the CHAT, DEADLETTER and AUDIT streams.
+ * the search attributes incidents are started with, and the CHAT, DEADLETTER, AUDIT and FACTS streams.
  */
 import { loadConfig } from '../config';
 import { connectNats } from '../nats/connect';
-import { ensureAuditStream, ensureChatStreams } from '../nats/streams';
+import { ensureAuditStream, ensureChatStreams, ensureFactsStream } from '../nats/streams';
 import { connectTemporal } from '../temporal/client';
 import { registerSearchAttributes } from '../temporal/search-attributes';
 
@@ -23,7 +23,8 @@ export async function setup(): Promise<number> {
     const jsm = await nc.jetstreamManager();
     await ensureChatStreams(jsm);
     await ensureAuditStream(jsm);
-    say(`streams CHAT, DEADLETTER and AUDIT are in place on ${config.nats.servers.join(',')}`);
+    await ensureFactsStream(jsm);
+    say(`streams CHAT, DEADLETTER, AUDIT and FACTS are in place on ${config.nats.servers.join(',')}`);
   } finally {
     await nc.close();
   }

@@ -2,6 +2,7 @@
 import { ConfigError, loadConfig } from '../config';
 import { createLogger } from '../log';
 import { onShutdown, runMain } from '../main';
+import { startOps } from '../ops/health';
 import { codecFrom } from '../temporal/data-converter';
 import { CodecServer } from './server';
 
@@ -16,10 +17,15 @@ await runMain('codec-server', async () => {
   const server = new CodecServer({ codec, tokens, origins, maxBodyBytes, log });
   const url = await server.start(port, host);
   log.info('codec server listening', { url, origins, activeKey: codec.activeKeyId, signIn: `${url}/login` });
+  // Its own port: the codec server's port is for the Web UI and token holders.
+  const ops = await startOps(config.healthPort, { component: 'codec-server', log });
+  ops?.ready('listening', () => server.listening || 'not listening');
   await new Promise<void>((resolve) =>
     onShutdown(async (signal) => {
+      ops?.drain(`${signal} received`);
       log.info('stopping', { signal });
       await server.stop();
+      await ops?.stop();
       resolve();
     }),
   );

@@ -111,6 +111,11 @@ export class CodecServer {
     return listen(this.server, port, host);
   }
 
+  /** Whether it is accepting connections (readiness). */
+  get listening(): boolean {
+    return this.server?.listening ?? false;
+  }
+
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;

@@ -29,6 +29,8 @@ import { CHAT_STREAM, DETECTOR_ACK_WAIT_MS, DETECTOR_CONSUMER, deadletterSubject
 import { missingSearchAttributes, NamespaceSetupError, setupHint } from '../temporal/search-attributes';
 import { decide, type DecideOptions } from './decide';
 import { EventParser } from './parse';
+import { pendingFact, publishFact, type FactSettings, type PendingFact } from './facts';
+import { DetectorTail } from './tail';
 
 export interface DetectorOptions {
   nc: NatsConnection;
@@ -52,6 +54,8 @@ export interface DetectorOptions {
   onIncident?: (e: { incidentId: string; ruleId: string; outcome: 'started' | 'exists' }) => void;
   /** Skip the start-up check of the namespace's search attributes (tests of what happens without it). */
   skipPreflight?: boolean;
+  /** Publish the facts of events that satisfy stateful rules' steps to FACTS (facts.ts); off when absent. */
+  facts?: FactSettings;
 }
 
 export interface PullSettings {
@@ -79,12 +83,17 @@ export interface DetectorStats {
   peakHeld: number;
   /** Events sent back to JetStream because the held queue was full; they come back after a second. */
   sentBack: number;
+  /** Facts published to FACTS (events that satisfy a stateful rule's step). */
+  facts?: number;
 }
 
 /** How long before a message that failed for a transient reason comes back: 1 s doubling to 30 s. */
 export function retryDelayMs(redeliveries: number): number {
   return Math.min(30_000, 1000 * 2 ** Math.max(0, redeliveries - 1));
 }
+
+/** The pause before pulling again from a consumer's new leader. */
+const LEADER_CHANGE_PAUSE_MS = 100;
 
 /** Consecutive missed heartbeats after which the pull is given up and re-created. */
 const HEARTBEATS_BEFORE_RESTART = 3;
@@ -104,13 +113,18 @@ const HELD_PER_PULL = 4;
 const OVERFLOW_DELAY_MS = 1000;
 
 /** What the start pool does with one event. */
-type Job = { kind: 'start'; incidents: IncidentInput[] } | { kind: 'deadletter'; reason: string; level: 'warn' | 'error' };
+type Job = { kind: 'start'; incidents: IncidentInput[]; fact?: PendingFact | undefined } | { kind: 'deadletter'; reason: string; level: 'warn' | 'error' };
 
 export class Detector {
   readonly stats: DetectorStats = { handled: 0, ignored: 0, findings: 0, started: 0, alreadyStarted: 0, deadlettered: 0, retried: 0, restarts: 0, peakInFlight: 0, peakHeld: 0, sentBack: 0 };
   private readonly js: JetStreamClient;
   private stopping = false;
   private messages: ConsumerMessages | undefined;
+  private live = false;
+  /** Set when the consume loop was ended because the consumer changed leader (no back-off then). */
+  private leaderChanged = false;
+  /** Incidents started (or found started) per rule, for metrics. */
+  readonly findingsByRule = new Map<string, number>();
   private readonly stopped = new AbortController();
   private readonly limit: number;
   private readonly maxMessages: number;
@@ -118,6 +132,8 @@ export class Detector {
   private readonly expiresMs: number;
   private readonly maxHeld: number;
   private readonly parser = new EventParser();
+  /** Operators' `sentinel tail` / `rules try` listeners (tail.ts): one boolean check per event while none listens. */
+  private readonly tail: DetectorTail;
   private readonly decideOptions: DecideOptions;
   /** Whether the logger writes debug lines: per-event debug records are built only then. */
   private readonly debug: boolean;
@@ -141,6 +157,7 @@ export class Detector {
     this.maxHeld = HELD_PER_PULL * this.maxMessages;
     this.decideOptions = { fingerprint: o.fingerprint, ...(o.decodeDepth !== undefined ? { decodeDepth: o.decodeDepth } : {}) };
     this.debug = writesDebug(o.log);
+    this.tail = new DetectorTail(o.nc, o.log);
   }
 
   /**
@@ -170,6 +187,7 @@ export class Detector {
     // Messages in the pool or held for it are kept from redelivery: every third of ack_wait, one working() each.
     this.keepAlive = setInterval(() => this.stillWorking(), Math.floor(DETECTOR_ACK_WAIT_MS / 3));
     this.keepAlive.unref();
+    this.tail.start();
     let failures = 0;
     try {
       while (!this.stopping) {
@@ -183,13 +201,17 @@ export class Detector {
         if (this.stopping) break;
         this.stats.restarts += 1;
         // Back off (up to 30 s) and make sure the consumer exists again: it may have been deleted.
-        await sleep(retryDelayMs(failures), undefined, { signal: this.stopped.signal }).catch(() => undefined);
+        // After a leadership change the consumer is fine and its new leader is there: a short pause only.
+        const leaderChanged = this.leaderChanged;
+        this.leaderChanged = false;
+        await sleep(leaderChanged ? LEADER_CHANGE_PAUSE_MS : retryDelayMs(failures), undefined, { signal: this.stopped.signal }).catch(() => undefined);
         if (this.stopping) break;
-        await ensureChatStreams(await this.o.nc.jetstreamManager()).catch((err: unknown) => this.o.log.error('could not re-create the detector consumer', { error: err }));
+        if (!leaderChanged) await ensureChatStreams(await this.o.nc.jetstreamManager()).catch((err: unknown) => this.o.log.error('could not re-create the detector consumer', { error: err }));
       }
       await this.settle();
     } finally {
       clearInterval(this.keepAlive);
+      this.tail.stop();
     }
   }
 
@@ -203,9 +225,64 @@ export class Detector {
       callback: this.onMessage,
     });
     this.messages = messages;
+    this.live = true;
     void this.watchStatus(messages);
-    const err = await messages.closed();
-    if (err) throw err;
+    const elected = this.watchLeadership(messages);
+    try {
+      const err = await messages.closed();
+      if (err) throw err;
+    } finally {
+      this.live = false;
+      elected.unsubscribe();
+    }
+  }
+
+  /**
+   * On a cluster, the consumer's pull requests live on its leader only. When the leader's node dies
+   * they die with it and the new leader knows nothing of them: nats.js would wait for missed
+   * heartbeats (a minute or more) before asking again. The new leader announces itself with a
+   * JetStream advisory (https://docs.nats.io/running-a-nats-service/nats_admin/monitoring/monitoring_jetstream#advisories);
+   * on it, this consume loop ends and run() re-creates it, pulling from the new leader at once.
+   */
+  private watchLeadership(messages: ConsumerMessages): { unsubscribe(): void } {
+    const restart = (why: string) => {
+      if (this.stopping || this.leaderChanged) return;
+      this.o.log.warn(why, { stream: CHAT_STREAM, consumer: DETECTOR_CONSUMER });
+      this.leaderChanged = true;
+      messages.stop();
+    };
+    const sub = this.o.nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.LEADER_ELECTED.${CHAT_STREAM}.${DETECTOR_CONSUMER}`, {
+      callback: (err) => {
+        if (!err) restart('detector consumer has a new leader; pulling from it');
+      },
+    });
+    // The node this process was connected to died: the advisory may have gone out while it was
+    // reconnecting, and nats.js would retry its pull only after a back-off as long as the pull's expiry.
+    const statuses = this.o.nc.status();
+    void (async () => {
+      for await (const st of statuses) if (st.type === 'reconnect') restart('reconnected to NATS; pulling again');
+    })().catch(() => undefined);
+    return {
+      unsubscribe: () => {
+        sub.unsubscribe();
+        (statuses as { stop?: () => void }).stop?.();
+      },
+    };
+  }
+
+  /** Events in the start pool now. */
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  /** Events held for the start pool now. */
+  get heldCount(): number {
+    return this.held.length - this.heldHead;
+  }
+
+  /** Whether a consume loop is running now (readiness: not while it is being re-created, nor once stopping). */
+  get consuming(): boolean {
+    return this.live && !this.stopping;
   }
 
   /** Stops taking messages, hands back those held for the pool, and waits for the pool. */
@@ -266,12 +343,15 @@ export class Detector {
       // An engine bug: the same event would fail the same way forever. Keep it aside, say so loudly.
       return this.toPool(m, { kind: 'deadletter', reason: `rule engine failed on this event: ${describe(err)}`, level: 'error' });
     }
-    if (incidents.length === 0) {
+    if (this.tail.listening) this.tail.offer(normalized.event, incidents);
+    // Stateful rules: an event that satisfies a step takes the pool lane, and is acked only once its fact is stored.
+    const fact = this.o.facts ? pendingFact(normalized.event, incidents, this.o.rules().stateful, this.o.facts) : undefined;
+    if (incidents.length === 0 && !fact) {
       this.stats.handled += 1;
       this.ackSoon(m);
       return;
     }
-    this.toPool(m, { kind: 'start', incidents });
+    this.toPool(m, { kind: 'start', incidents, fact });
   }
 
   /**
@@ -339,7 +419,7 @@ export class Detector {
 
   private toPool(m: JsMsg, job: Job): void {
     this.inPool.add(m);
-    const task: Promise<void> = (job.kind === 'start' ? this.start(m, job.incidents) : this.deadletter(m, job.reason, job.level))
+    const task: Promise<void> = (job.kind === 'start' ? this.start(m, job.incidents, job.fact) : this.deadletter(m, job.reason, job.level))
       .catch((err: unknown) => this.deadletter(m, `unexpected detector error: ${describe(err)}`, 'error'))
       .catch((err: unknown) => {
         // Dead-lettering itself failed unexpectedly: the message comes back after a while.
@@ -391,6 +471,14 @@ export class Detector {
         case 'reset':
           log.info('detector consumer reset its pull', { data: s.data });
           break;
+        case 'debug':
+          // A leader that steps down tells its waiting pulls "409 Leadership Change": pull from the new one.
+          if (/leadership change/i.test(String(s.data))) {
+            log.warn('detector consumer leader stepped down; pulling from the new leader', { data: s.data });
+            this.leaderChanged = true;
+            messages.stop();
+          } else log.debug('consumer status', { type: s.type, data: s.data });
+          break;
         default:
           log.debug('consumer status', { type: s.type, data: s.data });
       }
@@ -398,9 +486,22 @@ export class Detector {
   }
 
   /** Starts the event's incidents one after the other, then acks; nak with backoff when Temporal cannot take them now. */
-  private async start(m: JsMsg, incidents: IncidentInput[]): Promise<void> {
+  private async start(m: JsMsg, incidents: IncidentInput[], fact?: PendingFact): Promise<void> {
     const log = this.o.log;
     const where = { subject: m.subject, seq: m.seq, deliveries: m.info.deliveryCount };
+    if (fact) {
+      try {
+        await publishFact(this.js, fact);
+        this.stats.facts = (this.stats.facts ?? 0) + 1;
+      } catch (err) {
+        // Not stored: the event comes back and its fact is published again (same msgID, so at most once).
+        const delay = retryDelayMs(where.deliveries);
+        this.stats.retried += 1;
+        log.warn('could not publish a fact to FACTS for now; will retry', { ...where, retryInMs: delay, error: err });
+        m.nak(delay);
+        return;
+      }
+    }
     try {
       for (const input of incidents) {
         const r = await startIncident(this.o.temporal, this.o.taskQueue, input);
@@ -422,6 +523,7 @@ export class Detector {
       return;
     }
     this.stats.findings += incidents.length;
+    for (const input of incidents) this.findingsByRule.set(input.rule.id, (this.findingsByRule.get(input.rule.id) ?? 0) + 1);
     this.stats.handled += 1;
     m.ack();
   }

@@ -6,9 +6,11 @@ import { RuleWatcher } from '../engine/watch';
 import { createLogger } from '../log';
 import { onShutdown, runMain } from '../main';
 import { connectNats } from '../nats/connect';
-import { ensureChatStreams } from '../nats/streams';
+import { ensureChatStreams, ensureFactsStream } from '../nats/streams';
 import { connectClient } from '../temporal/client';
 import { codecFrom } from '../temporal/data-converter';
+import { watchDetector } from '../ops/detector-metrics';
+import { startOps } from '../ops/health';
 import { Detector } from './detector';
 
 await runMain('detector', async () => {
@@ -25,9 +27,17 @@ await runMain('detector', async () => {
   watcher.start();
   const nc = await connectNats(config.nats, 'sentinel-detector');
   await ensureChatStreams(await nc.jetstreamManager());
+  await ensureFactsStream(await nc.jetstreamManager());
   const temporal = await connectClient(config.temporal, codec);
-  const detector = new Detector({ nc, temporal, taskQueue: config.temporal.taskQueue, rules: () => watcher.current(), fingerprint, log, concurrency: config.detector.concurrency, decodeDepth: config.detector.decodeDepth });
+  const detector = new Detector({ nc, temporal, taskQueue: config.temporal.taskQueue, rules: () => watcher.current(), fingerprint, log, concurrency: config.detector.concurrency, decodeDepth: config.detector.decodeDepth, facts: { partitions: config.stateful.partitions, kmsChannels: new Set(Object.keys(config.kms.channelKeys)) } });
+  const ops = await startOps(config.healthPort, { component: 'detector', log });
+  if (ops) {
+    watchDetector(ops, detector, nc);
+    ops.ready('rules', () => watcher.current().active.length > 0 || 'no usable rules');
+  }
   onShutdown(async (signal) => {
+    // Not ready from the first signal: in-flight events finish and are acked, held ones go back.
+    ops?.drain(`${signal} received`);
     log.info('stopping', { signal });
     watcher.close();
     await detector.stop();
@@ -46,5 +56,6 @@ await runMain('detector', async () => {
   }
   await nc.drain();
   await temporal.connection.close();
+  await ops?.stop();
   log.info('detector stopped', { ...detector.stats });
 });

@@ -6,6 +6,7 @@ import { excerpt } from './excerpt';
 import { redact } from './redact';
 import { identityOffset, matchText } from './text';
 import type { ChatEvent, Finding } from './types';
+import type { StatefulSet } from '../correlate/model';
 
 export interface CompiledRules {
   /** Every loaded rule, enabled or not (inline tests run them all). */
@@ -13,6 +14,8 @@ export interface CompiledRules {
   /** The enabled rules, in the prefilter's order. */
   active: CompiledRule[];
   prefilter: Prefilter;
+  /** Stateful rules, when loaded from files (load.ts): the detector turns events into their facts. */
+  stateful?: StatefulSet;
 }
 
 /** Builds the matching set: the enabled rules behind one prefilter. */

@@ -11,6 +11,8 @@ import { compileRule, RuleCompileError, type CompiledRule } from './compile';
 import { ruleSet, type CompiledRules } from './engine';
 import { applyGitleaksEffects, compileGitleaksFile, idLocation, type GitleaksEffects } from './gitleaks';
 import { ruleFileSchema, ruleSchema } from './schema';
+import { compileStateful, StatefulCompileError, statefulSet, type StatefulRule, type StatefulSet } from '../correlate/model';
+import { isStatefulRaw, statefulSchema } from '../correlate/schema';
 
 /** Sentinel's own pack: what a gitleaks file's `[extend] useDefault = true` brings in. */
 export const packDir = join(projectRoot, 'rules');
@@ -30,6 +32,8 @@ export function formatProblem(p: RuleProblem): string {
 export interface LoadedRules extends CompiledRules {
   problems: RuleProblem[];
   files: string[];
+  /** Stateful rules (kind: threshold | sequence), for the detector's facts and the correlator. */
+  stateful: StatefulSet;
 }
 
 /** The line of the deepest node YAML has along `path` (a missing field: its parent's line). */
@@ -47,6 +51,8 @@ export interface FileRules {
   rules: CompiledRule[];
   problems: RuleProblem[];
   gitleaks?: GitleaksEffects;
+  /** The file's stateful rules (kind: threshold | sequence). */
+  stateful?: StatefulRule[];
 }
 
 /** Parses and compiles one file's text (YAML, or gitleaks TOML by its extension): its good rules, and a problem for each bad one. */
@@ -68,6 +74,7 @@ function compileYamlFile(file: string, text: string): Omit<FileRules, 'file'> {
   const shape = ruleFileSchema.safeParse(data);
   const problems: RuleProblem[] = [];
   const rules: CompiledRule[] = [];
+  const stateful: StatefulRule[] = [];
   if (!shape.success) {
     // The file's frame is wrong (no `rules:` list): nothing in it can be trusted.
     const rulesList = (data as { rules?: unknown })?.rules;
@@ -80,6 +87,24 @@ function compileYamlFile(file: string, text: string): Omit<FileRules, 'file'> {
   }
   const list = (data as { rules: unknown[] }).rules;
   list.forEach((raw, index) => {
+    if (isStatefulRaw(raw)) {
+      const parsed = statefulSchema.safeParse(raw);
+      if (!parsed.success) {
+        for (const i of parsed.error.issues) {
+          const path = ['rules', index, ...(i.path as (string | number)[])];
+          problems.push({ file, line: lineOf(doc, lines, path), field: path.join('.'), message: i.message });
+        }
+        return;
+      }
+      try {
+        stateful.push(compileStateful(parsed.data, file));
+      } catch (err) {
+        if (!(err instanceof StatefulCompileError)) throw err;
+        const path = ['rules', index, ...err.field.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p))];
+        problems.push({ file, line: lineOf(doc, lines, path), field: path.join('.'), message: err.message });
+      }
+      return;
+    }
     const parsed = ruleSchema.safeParse(raw);
     if (!parsed.success) {
       for (const i of parsed.error.issues) {
@@ -96,7 +121,7 @@ function compileYamlFile(file: string, text: string): Omit<FileRules, 'file'> {
       problems.push({ file, line: lineOf(doc, lines, path), field: path.join('.'), message: err.message });
     }
   });
-  return { rules, problems };
+  return { rules, problems, ...(stateful.length ? { stateful } : {}) };
 }
 
 /** Every *.yaml / *.yml / *.toml file of `dir`, sorted. */
@@ -150,10 +175,20 @@ export function assemble(perFile: FileRules[], options: AssembleOptions = {}): L
   const pack = resolve(options.packDir ?? packDir);
   const all = perFile.some((f) => f.gitleaks?.useDefault) ? [...packFiles(pack, perFile), ...perFile] : perFile;
   const rules: CompiledRule[] = [];
+  const stateful: StatefulRule[] = [];
   const problems: RuleProblem[] = [];
   const seen = new Map<string, string>();
   for (const f of all) {
     problems.push(...f.problems);
+    for (const r of f.stateful ?? []) {
+      const first = seen.get(r.id);
+      if (first) {
+        problems.push({ file: f.file, line: undefined, field: 'id', message: `rule id "${r.id}" is already defined in ${first}` });
+        continue;
+      }
+      seen.set(r.id, f.file);
+      stateful.push(r);
+    }
     for (const r of f.rules) {
       const first = seen.get(r.spec.id);
       if (first) {
@@ -169,7 +204,7 @@ export function assemble(perFile: FileRules[], options: AssembleOptions = {}): L
   if (all.some((f) => f.gitleaks)) {
     problems.push(...applyGitleaksEffects(rules, all, (file) => /\.ya?ml$/.test(file) && resolve(dirname(file)) === pack));
   }
-  return { ...ruleSet(rules), problems, files: all.map((f) => f.file) };
+  return { ...ruleSet(rules), problems, files: all.map((f) => f.file), stateful: statefulSet(stateful) };
 }
 
 /** Loads every rule file in `dir`. */
@@ -178,7 +213,7 @@ export function loadRules(dir: string, options: AssembleOptions = {}): LoadedRul
   try {
     files = ruleFiles(dir);
   } catch (err) {
-    return { ...ruleSet([]), files: [], problems: [{ file: dir, line: undefined, field: '', message: `cannot read the rules folder: ${(err as Error).message}` }] };
+    return { ...ruleSet([]), files: [], stateful: statefulSet([]), problems: [{ file: dir, line: undefined, field: '', message: `cannot read the rules folder: ${(err as Error).message}` }] };
   }
   return assemble(
     files.map((file) => ({ file, ...compileRuleFile(file, readFileSync(file, 'utf8')) })),

@@ -37,7 +37,7 @@ export interface CompiledSql {
   message?: string;
 }
 
-const ACTIONS: Action[] = ['delete', 'notify', 'revoke_kms', 'escalate', 'none'];
+const ACTIONS: Action[] = ['delete', 'notify', 'revoke_kms', 'revoke_credential', 'escalate', 'none'];
 
 type Node = Record<string, unknown> & { type?: string };
 

@@ -25,6 +25,8 @@ export interface ChatEvent {
   text: string;
   /** The kinds the channel is known to be (empty when the event does not say). */
   channelKinds?: ChannelKind[];
+  /** Ids of the files the event shares or concerns (Slack: F…); absent when none. */
+  files?: string[];
   /** The source's raw event object, for SQL rules that read its fields. */
   raw?: Record<string, unknown>;
 }

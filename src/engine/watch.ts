@@ -5,6 +5,7 @@
 import { watch, readFileSync, type FSWatcher } from 'node:fs';
 import type { CompiledRule } from './compile';
 import type { GitleaksEffects } from './gitleaks';
+import type { StatefulRule } from '../correlate/model';
 import { assemble, compileRuleFile, ruleFiles, type FileRules, type LoadedRules, type RuleProblem } from './load';
 
 interface FileState {
@@ -12,6 +13,7 @@ interface FileState {
   rules: CompiledRule[];
   /** A gitleaks file's effects on the other files, kept with its last good version. */
   gitleaks?: GitleaksEffects;
+  stateful?: StatefulRule[];
 }
 
 export interface ReloadReport {
@@ -62,7 +64,7 @@ export class RuleWatcher {
         continue; // removed between listing and reading
       }
       const previous = this.good.get(file);
-      const kept = (state: FileState): FileRules => ({ file, rules: state.rules, problems: [], ...(state.gitleaks ? { gitleaks: state.gitleaks } : {}) });
+      const kept = (state: FileState): FileRules => ({ file, rules: state.rules, problems: [], ...(state.gitleaks ? { gitleaks: state.gitleaks } : {}), ...(state.stateful ? { stateful: state.stateful } : {}) });
       if (previous && previous.text === text) {
         perFile.push(kept(previous));
         continue;
@@ -75,7 +77,7 @@ export class RuleWatcher {
         continue;
       }
       report.problems.push(...compiled.problems);
-      this.good.set(file, { text, rules: compiled.rules, ...(compiled.gitleaks ? { gitleaks: compiled.gitleaks } : {}) });
+      this.good.set(file, { text, rules: compiled.rules, ...(compiled.gitleaks ? { gitleaks: compiled.gitleaks } : {}), ...(compiled.stateful ? { stateful: compiled.stateful } : {}) });
       perFile.push({ file, ...compiled });
       report.changed = true;
     }

@@ -40,6 +40,27 @@ function channelKinds(envelope: Json | undefined, event: Json): ChannelKind[] {
   return kinds;
 }
 
+/**
+ * Slack's file events carry only ids (https://api.slack.com/events/file_shared, file_public,
+ * file_change, file_comment_added): the bridge looks the file up with files.info before the event
+ * reaches CHAT (src/bridge/enrich.ts says why there), puts Slack's file object in `event.file`,
+ * and says where the event belongs in the envelope's `sentinel_enrichment`.
+ */
+export const FILE_EVENT_TYPES: ReadonlySet<string> = new Set(['file_shared', 'file_public', 'file_change', 'file_comment_added']);
+
+/** What the bridge's files.info lookup adds to a file event's envelope (ids and kinds, never text). */
+export interface FileEnrichment {
+  v: 1;
+  /** The conversation the event is placed in: the share's channel; absent when the file is in none. */
+  channel?: string;
+  /** The share's message ts (file_shared, file_public) or the event's own (file_change, comments). */
+  ts?: string;
+  /** Who shared, changed or commented. */
+  user: string;
+  /** Kinds of the conversation(s) the file is in, Slack Connect (`external`) included. */
+  channel_kinds: ChannelKind[];
+}
+
 /** Normalizes the JSON of a message published on `subject` (chat.<source>.<team>.<event_type>). */
 export function normalize(subject: string, data: Uint8Array): Normalized {
   let text: string;
@@ -98,6 +119,7 @@ export function normalizeSlack(doc: Json, options: { requireTeam?: boolean } = {
   const envelope = doc.type === 'event_callback' ? doc : undefined;
   const event = envelope ? envelope.event : doc;
   if (!isObject(event)) throw new MalformedEventError('event_callback without an "event" object');
+  if (typeof event.type === 'string' && FILE_EVENT_TYPES.has(event.type)) return normalizeFileEvent(envelope, event, options);
   if (event.type !== 'message') return { kind: 'ignored', reason: `event type ${String(event.type)}` };
   if (typeof event.subtype === 'string' && ignoredSubtypes.has(event.subtype)) return { kind: 'ignored', reason: `message subtype ${event.subtype}` };
   // An edit: the new text is what matters, and the message keeps its original ts and author.
@@ -116,6 +138,7 @@ export function normalizeSlack(doc: Json, options: { requireTeam?: boolean } = {
     : [];
   // Rules match the text and, on their own lines, the names and titles of shared files.
   const text = [message.text, ...fileNames].filter(Boolean).join('\n');
+  const files = fileIds(message.files);
   return {
     kind: 'event',
     event: {
@@ -127,6 +150,50 @@ export function normalizeSlack(doc: Json, options: { requireTeam?: boolean } = {
       eventType: edited ? 'message_changed' : 'message',
       text,
       channelKinds: channelKinds(envelope, event),
+      ...(files.length ? { files } : {}),
+      raw: event,
+    },
+  };
+}
+
+/** The ids of a message's files[] (only well-formed ones: they become fact fields). */
+function fileIds(files: unknown): string[] {
+  if (!Array.isArray(files)) return [];
+  return files.flatMap((f) => (isObject(f) && typeof f.id === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(f.id) ? [f.id] : []));
+}
+
+/**
+ * A file event the bridge enriched: the text rules match is the file's name, title and preview (and
+ * a comment's text), each on its own line. One the bridge did not enrich names nothing to match.
+ */
+function normalizeFileEvent(envelope: Json | undefined, event: Json, options: { requireTeam?: boolean }): Normalized {
+  const type = event.type as string;
+  const enrichment = envelope?.sentinel_enrichment;
+  if (!isObject(enrichment)) return { kind: 'ignored', reason: `${type} without a files.info lookup (the bridge enriches file events)` };
+  if (enrichment.channel === undefined) return { kind: 'ignored', reason: `${type}: the file is in no conversation` };
+  const file = event.file;
+  if (!isObject(file)) throw new MalformedEventError(`${type} without a "file" object`);
+  const fileId = id(event.file_id ?? file.id, 'event.file_id');
+  const kinds = enrichment.channel_kinds ?? [];
+  if (!Array.isArray(kinds) || !kinds.every((k) => KINDS.has(k as ChannelKind))) {
+    throw new MalformedEventError(`sentinel_enrichment.channel_kinds must be a list of ${[...KINDS].join(', ')}`);
+  }
+  const comment = type === 'file_comment_added' && isObject(event.comment) && typeof event.comment.comment === 'string' ? event.comment.comment : '';
+  const parts = [comment, file.name, file.title, file.preview].filter((v): v is string => typeof v === 'string' && v !== '');
+  const rawTeam = envelope?.team_id;
+  const team = rawTeam === undefined && options.requireTeam === false ? '' : id(rawTeam, 'team_id');
+  return {
+    kind: 'event',
+    event: {
+      source: 'slack',
+      team,
+      channel: id(enrichment.channel, 'sentinel_enrichment.channel'),
+      user: id(enrichment.user, 'sentinel_enrichment.user'),
+      ts: id(enrichment.ts, 'sentinel_enrichment.ts'),
+      eventType: type,
+      text: [...new Set(parts)].join('\n'),
+      channelKinds: kinds as ChannelKind[],
+      files: [fileId],
       raw: event,
     },
   };

@@ -8,6 +8,20 @@ export const CHAT_STREAM = 'CHAT';
 export const DEADLETTER_STREAM = 'DEADLETTER';
 export const DETECTOR_CONSUMER = 'detector';
 export const AUDIT_STREAM = 'AUDIT';
+export const FACTS_STREAM = 'FACTS';
+
+/**
+ * Facts are kept 48 hours: longer than the longest stateful window or maxspan (24 h) plus the
+ * lateness bound, so a correlator that restarts can rebuild every state still open.
+ */
+export const FACTS_MAX_AGE_MS = 48 * 3600_000;
+/** A detector republishes a fact only when its event is redelivered (ack_wait 30 s, backoff): 2 minutes covers it. */
+export const FACTS_DUPLICATE_WINDOW_MS = 2 * 60_000;
+
+/** The subject of a FACTS partition: facts.<n>. */
+export function factSubject(partition: number): string {
+  return `facts.${partition}`;
+}
 
 /**
  * Slack retries a delivery right away, after about 1 and about 5 minutes; a 10-minute window keeps
@@ -31,7 +45,18 @@ export function deadletterSubject(subject: string): string {
   return `deadletter.${subject}`;
 }
 
-async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
+/**
+ * How streams are laid out on a cluster. `replicas`: copies of each stream (3 on a 3-node cluster,
+ * so one node can be lost); when absent, a new stream gets 1 and an existing one keeps what it has
+ * (an update merges into the stream's current config), so components that only make sure the
+ * streams exist never scale down what `sentinel setup` or `stack up --nats-cluster` laid out.
+ */
+export interface StreamLayout {
+  replicas?: number;
+}
+
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }, layout: StreamLayout = {}): Promise<void> {
+  if (layout.replicas !== undefined) config = { ...config, num_replicas: layout.replicas };
   const exists = await jsm.streams.info(config.name).then(
     () => true,
     () => false,
@@ -46,7 +71,7 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
  * detector has handled it, and kept for as long as none has. DEADLETTER keeps raw events too, for
  * DEADLETTER_MAX_AGE_MS.
  */
-export async function ensureChatStreams(jsm: JetStreamManager): Promise<void> {
+export async function ensureChatStreams(jsm: JetStreamManager, layout: StreamLayout = {}): Promise<void> {
   const existing = await jsm.streams.info(CHAT_STREAM).then(
     (i) => i.config.retention,
     () => undefined,
@@ -57,8 +82,8 @@ export async function ensureChatStreams(jsm: JetStreamManager): Promise<void> {
         'JetStream cannot change a stream\'s retention: once the detectors have caught up, delete it ("nats stream rm CHAT") and start again; it is recreated as a work queue.',
     );
   }
-  await ensureStream(jsm, { name: CHAT_STREAM, subjects: ['chat.>'], retention: RetentionPolicy.Workqueue, duplicate_window: nanos(CHAT_DUPLICATE_WINDOW_MS) });
-  await ensureStream(jsm, { name: DEADLETTER_STREAM, subjects: ['deadletter.>'], duplicate_window: nanos(CHAT_DUPLICATE_WINDOW_MS), max_age: nanos(DEADLETTER_MAX_AGE_MS) });
+  await ensureStream(jsm, { name: CHAT_STREAM, subjects: ['chat.>'], retention: RetentionPolicy.Workqueue, duplicate_window: nanos(CHAT_DUPLICATE_WINDOW_MS) }, layout);
+  await ensureStream(jsm, { name: DEADLETTER_STREAM, subjects: ['deadletter.>'], duplicate_window: nanos(CHAT_DUPLICATE_WINDOW_MS), max_age: nanos(DEADLETTER_MAX_AGE_MS) }, layout);
   const consumer = {
     durable_name: DETECTOR_CONSUMER,
     ack_policy: AckPolicy.Explicit,
@@ -86,6 +111,15 @@ export async function ensureChatStreams(jsm: JetStreamManager): Promise<void> {
  * AUDIT: the incidents' trails. Messages can be neither deleted nor purged through the API; the
  * duplicate window drops an append retried after it had succeeded.
  */
-export async function ensureAuditStream(jsm: JetStreamManager): Promise<void> {
-  await ensureStream(jsm, { name: AUDIT_STREAM, subjects: ['audit.>'], deny_delete: true, deny_purge: true, duplicate_window: nanos(CHAT_DUPLICATE_WINDOW_MS) });
+export async function ensureAuditStream(jsm: JetStreamManager, layout: StreamLayout = {}): Promise<void> {
+  await ensureStream(jsm, { name: AUDIT_STREAM, subjects: ['audit.>'], deny_delete: true, deny_purge: true, duplicate_window: nanos(CHAT_DUPLICATE_WINDOW_MS) }, layout);
+}
+
+/**
+ * FACTS: the redacted facts stateful rules work on (ids, kinds, rule ids, event time; never text),
+ * partitioned by key on facts.<n>. Limits retention: correlators read it with ordered consumers from
+ * a start time, any number of times; nothing acks it away.
+ */
+export async function ensureFactsStream(jsm: JetStreamManager, layout: StreamLayout = {}): Promise<void> {
+  await ensureStream(jsm, { name: FACTS_STREAM, subjects: ['facts.>'], retention: RetentionPolicy.Limits, max_age: nanos(FACTS_MAX_AGE_MS), duplicate_window: nanos(FACTS_DUPLICATE_WINDOW_MS) }, layout);
 }

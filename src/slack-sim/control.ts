@@ -21,6 +21,34 @@ export class SimControl {
     return this.call('POST', '/_sim/messages', { user, channel, text });
   }
 
+  /**
+   * Uploads a file into `channel` (or shares `file_id` again) as `user`: the file_share message,
+   * file_shared and, on a first public share, file_public. `quiet` only puts it into history.
+   */
+  async uploadFile(
+    user: string,
+    channel: string,
+    file: { file_id?: string; name?: string; title?: string; filetype?: string; content?: string },
+    options: { text?: string; at?: number; quiet?: boolean } = {},
+  ): Promise<{ file: Record<string, unknown> & { id: string }; message: SimMessage; envelope?: EventEnvelope; fileShared?: EventEnvelope; filePublic?: EventEnvelope }> {
+    return this.call('POST', '/_sim/files', { user, channel, ...file, ...options });
+  }
+
+  /** Changes a file's name, title or text and emits file_change. */
+  async changeFile(user: string, fileId: string, change: { name?: string; title?: string; content?: string }): Promise<EventEnvelope> {
+    return (await this.call<{ envelope: EventEnvelope }>('POST', '/_sim/files/change', { user, file_id: fileId, ...change })).envelope;
+  }
+
+  /** Comments on a file and emits the legacy file_comment_added. */
+  async commentOnFile(user: string, fileId: string, comment: string): Promise<EventEnvelope> {
+    return (await this.call<{ envelope: EventEnvelope }>('POST', '/_sim/files/comment', { user, file_id: fileId, comment })).envelope;
+  }
+
+  /** Puts a message into history without an event; `at` back-dates it, `thread_ts` makes it a reply. */
+  async seedMessage(user: string, channel: string, text: string, options: { at?: number; thread_ts?: string } = {}): Promise<SimMessage> {
+    return (await this.call<{ message: SimMessage }>('POST', '/_sim/messages', { user, channel, text, quiet: true, ...options })).message;
+  }
+
   async events(after: number): Promise<EventEnvelope[]> {
     return (await this.call<{ events: EventEnvelope[] }>('GET', `/_sim/events?after=${after}`)).events;
   }

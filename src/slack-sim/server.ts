@@ -11,7 +11,7 @@ import { listen } from '../http/listen';
 import { seededRandom } from '../random';
 import { signature } from '../bridge/verify';
 import { SocketModeHub } from './socket-mode';
-import { SlackApiError, Workspace, type SimChannel, type SimMessage, type SimToken, type SimUser, type WorkspaceSeed } from './workspace';
+import { SlackApiError, Workspace, type SimChannel, type SimFile, type SimMessage, type SimToken, type SimUser, type WorkspaceSeed } from './workspace';
 
 /** One fault, consumed by the next matching calls. */
 export interface Fault {
@@ -280,13 +280,64 @@ export class SlackSimulator {
     return { message, envelope: this.emitMessage(message) };
   }
 
-  /** Shares a file with a message (subtype file_share), as when someone uploads into a channel. */
+  /**
+   * Puts a message into a conversation's history without any event, as if it had been posted
+   * before Sentinel was listening: `at` (ms since epoch) back-dates it, `threadTs` makes it a reply.
+   */
+  seedMessage(user: string, channel: string, text: string, options: { at?: number; threadTs?: string } = {}): SimMessage {
+    return this.workspace.post(channel, text, { user }, undefined, options);
+  }
+
+  /**
+   * Shares a file with a message (subtype file_share) and emits only that message event: the shape
+   * older suites rely on. uploadFile() is the whole of what Slack sends for a share.
+   */
   shareFile(user: string, channel: string, file: { name: string; title?: string }, text = ''): { message: SimMessage; envelope: EventEnvelope } {
-    const message = this.workspace.post(channel, text || ' ', { user });
-    message.text = text;
-    message.subtype = 'file_share';
-    message.files = [{ id: `F${this.eventSeq + 1}${Date.now() % 100000}`, name: file.name, title: file.title ?? file.name }];
+    const { message } = this.workspace.shareFile(user, channel, file, text);
     return { message, envelope: this.emitMessage(message) };
+  }
+
+  /**
+   * Uploads a file into a conversation (or shares an existing one again, by `fileId`), as Slack
+   * does: the file_share message event (https://api.slack.com/events/message/file_share), then
+   * `file_shared` carrying only ids (https://api.slack.com/events/file_shared), and `file_public`
+   * when this is the file's first share into a public channel (https://api.slack.com/events/file_public).
+   * `quiet` seeds history without any event; `at` back-dates it (ms since epoch).
+   */
+  uploadFile(
+    user: string,
+    channel: string,
+    file: { fileId?: string; name?: string; title?: string; filetype?: string; content?: string },
+    options: { text?: string; at?: number; quiet?: boolean } = {},
+  ): { file: SimFile; message: SimMessage; envelope?: EventEnvelope; fileShared?: EventEnvelope; filePublic?: EventEnvelope } {
+    const { file: f, message, madePublic } = this.workspace.shareFile(user, channel, file, options.text ?? '', options.at);
+    if (options.quiet) return { file: f, message };
+    const envelope = this.emitMessage(message);
+    const ids = { file_id: f.id, user_id: user, file: { id: f.id } };
+    const fileShared = this.emit({ type: 'file_shared', channel_id: message.channel, ...ids, event_ts: this.workspace.nextTs() }, message.channel);
+    const filePublic = madePublic ? this.emit({ type: 'file_public', ...ids, event_ts: this.workspace.nextTs() }) : undefined;
+    return { file: f, message, envelope, fileShared, ...(filePublic ? { filePublic } : {}) };
+  }
+
+  /** Renames, retitles or edits a file and emits `file_change` (https://api.slack.com/events/file_change): ids only. */
+  changeFile(user: string, fileId: string, change: { name?: string; title?: string; content?: string }): EventEnvelope {
+    const f = this.workspace.changeFile(fileId, change);
+    return this.emit({ type: 'file_change', file_id: f.id, user_id: user, file: { id: f.id }, event_ts: this.workspace.nextTs() });
+  }
+
+  /**
+   * Comments on a file and emits the legacy `file_comment_added`
+   * (https://api.slack.com/events/file_comment_added): the comment, and the file by id only.
+   */
+  commentOnFile(user: string, fileId: string, comment: string): EventEnvelope {
+    const c = this.workspace.commentOnFile(fileId, user, comment);
+    return this.emit({
+      type: 'file_comment_added',
+      comment: { id: c.id, created: c.created, timestamp: c.created, user: c.user, comment: c.comment },
+      file_id: fileId,
+      file: { id: fileId },
+      event_ts: this.workspace.nextTs(),
+    });
   }
 
   /** Edits a message as its author and emits `message_changed`. */
@@ -306,8 +357,8 @@ export class SlackSimulator {
   }
 
   private channelType(id: string): string {
-    const kind = this.workspace.channel(id).kind;
-    return kind === 'channel' ? 'channel' : kind === 'group' ? 'group' : 'im';
+    // Slack's channel_type of message events: channel, group, im or mpim.
+    return this.workspace.channel(id).kind;
   }
 
   private emitMessage(m: SimMessage): EventEnvelope {
@@ -418,6 +469,12 @@ export class SlackSimulator {
 
     try {
       const auth = this.workspace.authenticate(token);
+      if (method === 'auth.revoke') {
+        // https://api.slack.com/methods/auth.revoke: revokes the calling token; test=true only says it would.
+        const test = args.test === true || args.test === 'true' || args.test === '1';
+        if (!test) this.workspace.revokeToken(token!);
+        return record(200, { ok: true, revoked: !test });
+      }
       record(200, { ok: true, ...this.call(method, args, auth) });
     } catch (err) {
       if (err instanceof SlackApiError) return record(200, { ok: false, error: err.code });
@@ -453,6 +510,7 @@ export class SlackSimulator {
           typeof a.text === 'string' ? a.text : '',
           { user: auth.user, ...(auth.bot_id ? { bot_id: auth.bot_id } : {}) },
           metadataOf(a.metadata),
+          typeof a.thread_ts === 'string' && a.thread_ts ? { threadTs: a.thread_ts } : {},
         );
         this.emitMessage(m);
         return { channel: m.channel, ts: m.ts, message: m };
@@ -481,25 +539,40 @@ export class SlackSimulator {
       case 'conversations.history': {
         // Newest first; `oldest`/`latest` bound the range (exclusive unless `inclusive`), and a
         // cursor pages through it, as Slack documents: https://api.slack.com/methods/conversations.history
-        const limit = Math.min(Number(a.limit ?? 100) || 100, 1000);
+        // Thread replies are not in history (only their parent, with reply_count); conversations.replies reads them.
         const withMetadata = a.include_all_metadata === true || a.include_all_metadata === 'true';
-        const inclusive = a.inclusive === true || a.inclusive === 'true' || a.inclusive === '1';
-        const oldest = typeof a.oldest === 'string' && a.oldest ? Number(a.oldest) : -Infinity;
-        const latest = typeof a.latest === 'string' && a.latest ? Number(a.latest) : Infinity;
-        const inRange = (ts: number) => (inclusive ? ts >= oldest && ts <= latest : ts > oldest && ts < latest);
+        const inRange = range(a);
         const all = ws
           .history(str('channel', 'channel_not_found'))
-          .filter((m) => inRange(Number(m.ts)))
+          .filter((m) => inRange(Number(m.ts)) && (m.thread_ts === undefined || m.thread_ts === m.ts || m.subtype === 'thread_broadcast'))
           .map(({ metadata, ...m }) => (withMetadata && metadata ? { ...m, metadata } : m));
-        const from = typeof a.cursor === 'string' && a.cursor ? Number(Buffer.from(a.cursor, 'base64').toString('utf8').replace(/^offset:/, '')) : 0;
-        if (!Number.isInteger(from) || from < 0) throw new SlackApiError('invalid_cursor');
-        const page = all.slice(from, from + limit);
-        const more = from + limit < all.length;
-        return {
-          messages: page,
-          has_more: more,
-          ...(more ? { response_metadata: { next_cursor: Buffer.from(`offset:${from + limit}`).toString('base64') } } : {}),
-        };
+        return { ...page(all, a, 100, 'messages', 'newest_first'), ...(typeof a.latest === 'string' && a.latest ? { latest: a.latest } : {}) };
+      }
+      case 'conversations.replies': {
+        // A thread: its parent first, then the replies oldest first, within oldest/latest, paged by
+        // cursor: https://api.slack.com/methods/conversations.replies
+        const inRange = range(a);
+        const thread = ws.thread(str('channel', 'channel_not_found'), str('ts', 'thread_not_found')).filter((m) => inRange(Number(m.ts)));
+        return page(thread.map(({ metadata: _m, ...m }) => m), a, 1000, 'messages', 'oldest_first');
+      }
+      case 'conversations.list': {
+        // `types`: public_channel (default), private_channel, mpim, im; cursor pagination:
+        // https://api.slack.com/methods/conversations.list
+        const wanted = new Set((typeof a.types === 'string' && a.types ? a.types : 'public_channel').split(',').map((t) => t.trim()));
+        const known = new Set(['public_channel', 'private_channel', 'mpim', 'im']);
+        for (const t of wanted) if (!known.has(t)) throw new SlackApiError('invalid_types');
+        const typeOf = { channel: 'public_channel', group: 'private_channel', mpim: 'mpim', im: 'im' } as const;
+        const excludeArchived = a.exclude_archived === true || a.exclude_archived === 'true' || a.exclude_archived === '1';
+        const list = ws
+          .conversations()
+          .filter((c) => wanted.has(typeOf[c.kind]) && !(excludeArchived && c.is_archived))
+          .map((c) => ws.channelInfo(c.id));
+        return page(list as { ts?: string }[], a, 100, 'channels');
+      }
+      case 'files.info': {
+        // The file by id: name, title, type, preview, where it is shared: https://api.slack.com/methods/files.info
+        const file = ws.fileInfo(str('file', 'file_not_found'));
+        return { file, comments: [], response_metadata: { next_cursor: '' } };
       }
       case 'conversations.info':
         return { channel: ws.channelInfo(str('channel', 'channel_not_found')) };
@@ -516,9 +589,35 @@ export class SlackSimulator {
     try {
       switch (route) {
         case 'POST /_sim/messages': {
+          // With `at` (back-dated) or `quiet`, the message is only put into history: no event.
+          if (body.quiet === true || body.at !== undefined) {
+            const opts = { ...(body.at !== undefined ? { at: Number(body.at) } : {}), ...(typeof body.thread_ts === 'string' ? { threadTs: body.thread_ts } : {}) };
+            return send(res, 200, { ok: true, message: this.seedMessage(String(body.user), String(body.channel), String(body.text), opts) });
+          }
+          if (typeof body.thread_ts === 'string') {
+            const message = this.workspace.post(String(body.channel), String(body.text), { user: String(body.user) }, undefined, { threadTs: body.thread_ts });
+            return send(res, 200, { ok: true, message, envelope: this.emitMessage(message) });
+          }
           const { message, envelope } = this.postAsUser(String(body.user), String(body.channel), String(body.text));
           return send(res, 200, { ok: true, message, envelope });
         }
+        case 'POST /_sim/files': {
+          const b = body as { user?: unknown; channel?: unknown; file_id?: unknown; name?: unknown; title?: unknown; filetype?: unknown; content?: unknown; text?: unknown; at?: unknown; quiet?: unknown };
+          const opt = (v: unknown) => (typeof v === 'string' ? v : undefined);
+          const file = Object.fromEntries(
+            Object.entries({ fileId: opt(b.file_id), name: opt(b.name), title: opt(b.title), filetype: opt(b.filetype), content: opt(b.content) }).filter(([, v]) => v !== undefined),
+          );
+          const r = this.uploadFile(String(b.user), String(b.channel), file, {
+            ...(typeof b.text === 'string' ? { text: b.text } : {}),
+            ...(b.at !== undefined ? { at: Number(b.at) } : {}),
+            ...(b.quiet === true ? { quiet: true } : {}),
+          });
+          return send(res, 200, { ok: true, ...r, file: this.workspace.fileInfo(r.file.id) });
+        }
+        case 'POST /_sim/files/change':
+          return send(res, 200, { ok: true, envelope: this.changeFile(String(body.user), String(body.file_id), body as { name?: string; title?: string; content?: string }) });
+        case 'POST /_sim/files/comment':
+          return send(res, 200, { ok: true, envelope: this.commentOnFile(String(body.user), String(body.file_id), String(body.comment)) });
         case 'GET /_sim/events': {
           const after = Number(url.searchParams.get('after') ?? 0);
           return send(res, 200, { ok: true, events: this.events.slice(after) });
@@ -552,11 +651,13 @@ export class SlackSimulator {
           return send(res, 200, { ok: true, ...this.status() });
         case 'GET /_sim/socket-deliveries':
           return send(res, 200, { ok: true, deliveries: this.socketMode.deliveries });
+        case 'POST /_sim/tokens':
+          return send(res, 200, { ok: true, token: this.workspace.issueToken(String(body.user), body.kind === 'bot' ? 'bot' : 'user') });
         case 'POST /_sim/users':
           this.workspace.addUser(body as unknown as SimUser);
           return send(res, 200, { ok: true });
         case 'POST /_sim/channels':
-          if (typeof body.id !== 'string' || !/^[CG][A-Z0-9]{2,}$/.test(body.id) || !['channel', 'group'].includes(String(body.kind))) throw new SlackApiError('invalid_channel');
+          if (typeof body.id !== 'string' || !/^[CG][A-Z0-9]{2,}$/.test(body.id) || !['channel', 'group', 'mpim'].includes(String(body.kind))) throw new SlackApiError('invalid_channel');
           this.workspace.addChannel(body as unknown as SimChannel);
           return send(res, 200, { ok: true });
         case 'POST /_sim/delivery-retries':
@@ -577,6 +678,42 @@ export class SlackSimulator {
       throw err;
     }
   }
+}
+
+/** The `oldest`/`latest`/`inclusive` range of conversations.history and conversations.replies. */
+function range(a: Record<string, unknown>): (ts: number) => boolean {
+  const inclusive = a.inclusive === true || a.inclusive === 'true' || a.inclusive === '1';
+  const oldest = typeof a.oldest === 'string' && a.oldest ? Number(a.oldest) : -Infinity;
+  const latest = typeof a.latest === 'string' && a.latest ? Number(a.latest) : Infinity;
+  return (ts) => (inclusive ? ts >= oldest && ts <= latest : ts > oldest && ts < latest);
+}
+
+/**
+ * One page of `all` under Slack's cursor pagination (https://api.slack.com/docs/pagination):
+ * `limit` (capped at 1000), an opaque `cursor`, `response_metadata.next_cursor` while more remain.
+ * With `tsOrder`, the cursor holds the last ts returned (not an offset), so that a message deleted
+ * or posted between two pages neither skips nor repeats one, as with Slack's own cursors.
+ */
+function page<T extends { ts?: string }>(all: T[], a: Record<string, unknown>, defaultLimit: number, field: string, tsOrder?: 'newest_first' | 'oldest_first'): Record<string, unknown> {
+  const limit = Math.min(Number(a.limit ?? defaultLimit) || defaultLimit, 1000);
+  let from = 0;
+  if (typeof a.cursor === 'string' && a.cursor) {
+    const decoded = Buffer.from(a.cursor, 'base64').toString('utf8');
+    const ts = /^next_ts:(\d+\.\d+)$/.exec(decoded)?.[1];
+    const offset = /^offset:(\d+)$/.exec(decoded)?.[1];
+    if (tsOrder && ts !== undefined) {
+      const after = all.findIndex((m) => (tsOrder === 'newest_first' ? Number(m.ts) < Number(ts) : Number(m.ts) > Number(ts)));
+      from = after < 0 ? all.length : after;
+    } else if (!tsOrder && offset !== undefined) {
+      from = Number(offset);
+    } else {
+      throw new SlackApiError('invalid_cursor');
+    }
+  }
+  const more = from + limit < all.length;
+  const items = all.slice(from, from + limit);
+  const next = !more ? '' : tsOrder ? `next_ts:${items[items.length - 1]!.ts}` : `offset:${from + limit}`;
+  return { [field]: items, has_more: more, response_metadata: { next_cursor: next ? Buffer.from(next).toString('base64') : '' } };
 }
 
 /** chat.postMessage metadata arrives as a JSON string (form-encoded) or an object (JSON body). */

@@ -1,4 +1,4 @@
-/** `stack up|down|status`: the long-lived dev stack of this checkout (npm run stack, sentinel stack). */
+/** `stack up [--nats-cluster]|down|status`: the long-lived dev stack of this checkout (npm run stack, sentinel stack). */
 import { sentinelHome } from '../paths';
 import { StackError } from './errors';
 import { portsFromEnv } from './ports';
@@ -14,7 +14,7 @@ const say = (line: string): void => {
 function describe(e: Endpoints): void {
   say(`  Temporal     ${e.temporalAddress}`);
   if (e.temporalUiUrl) say(`  Temporal UI  ${e.temporalUiUrl}`);
-  say(`  NATS         ${e.natsUrl}`);
+  say(`  NATS         ${e.natsUrl}${e.natsUrl.includes(',') ? ' (3-node cluster, streams at 3 replicas)' : ''}`);
   say(`  KMS (moto)   ${e.kmsEndpoint}`);
   if (e.slackApiUrl) say(`  Slack sim    ${e.slackApiUrl}`);
   say('\nTo point Sentinel at it:');
@@ -25,7 +25,8 @@ function describe(e: Endpoints): void {
 }
 
 
-export async function up(): Promise<void> {
+/** `natsCluster`: three NATS nodes with R3 streams instead of one server (`stack up --nats-cluster`). */
+export async function up(natsCluster = false): Promise<void> {
   const current = readState(sentinelHome);
   if (current && current.services.every((s) => isAlive(s.pid))) {
     say(`the dev stack is already up (since ${current.startedAt}):`);
@@ -43,6 +44,7 @@ export async function up(): Promise<void> {
     ui: true,
     uiCodecEndpoint: devCodecEndpoint(),
     slackSim: true,
+    natsCluster,
     detached: true,
     progress: (l) => say(`… ${l}`),
   });
@@ -75,12 +77,13 @@ export function status(): void {
   if (!current.services.every((s) => isAlive(s.pid))) process.exitCode = 1;
 }
 
-/** Runs `up`, `down` or `status`; returns the exit code. */
-export async function stackCommand(name: string | undefined): Promise<number> {
-  const commands: Record<string, () => Promise<void> | void> = { up, down, status };
+/** Runs `up [--nats-cluster]`, `down` or `status`; returns the exit code. */
+export async function stackCommand(name: string | undefined, args: string[] = []): Promise<number> {
+  const clusterFlag = name === 'up' && args.length === 1 && args[0] === '--nats-cluster';
+  const commands: Record<string, () => Promise<void> | void> = { up: () => up(clusterFlag), down, status };
   const command = commands[name ?? ''];
-  if (!command) {
-    process.stderr.write('usage: stack up|down|status\n');
+  if (!command || (args.length > 0 && !clusterFlag)) {
+    process.stderr.write('usage: stack up [--nats-cluster]|down|status\n');
     return 2;
   }
   try {

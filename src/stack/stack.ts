@@ -15,9 +15,20 @@ import { projectRoot } from '../paths';
 import { StackError } from './errors';
 import { isAlive } from './state';
 import { ensureToolchain } from './toolchain';
+import { ensureAuditStream, ensureChatStreams, ensureFactsStream } from '../nats/streams';
 import { SIM_DEV_RATE_LIMITS } from '../slack-sim/dev-limits';
 
-export type ServiceName = 'temporal' | 'nats' | 'moto' | 'slack-sim';
+/** `nats` is the single server, or the first node of a cluster; `nats-2` and `nats-3` the others. */
+export type ServiceName = 'temporal' | 'nats' | 'nats-2' | 'nats-3' | 'moto' | 'slack-sim';
+
+/** The nodes of a NATS cluster, in order: their service names and JetStream server names (n1…n3). */
+export const NATS_NODES = ['nats', 'nats-2', 'nats-3'] as const;
+export type NatsNode = (typeof NATS_NODES)[number];
+/** JetStream's name for a node (stream and consumer info name leaders by it). */
+export const natsServerName = (node: NatsNode) => `n${NATS_NODES.indexOf(node) + 1}`;
+/** The service of a JetStream server name (`n2` → `nats-2`). */
+export const natsNodeOf = (serverName: string): NatsNode | undefined => NATS_NODES[Number(/^n(\d)$/.exec(serverName)?.[1] ?? 0) - 1];
+
 
 export interface StackPorts {
   temporal: number;
@@ -25,10 +36,15 @@ export interface StackPorts {
   nats: number;
   moto: number;
   slackSim: number;
+  /** A 3-node NATS cluster (natsCluster): client ports of nodes 2 and 3 (node 1 is `nats`), and the three route ports. */
+  natsCluster?: { clients: [number, number]; routes: [number, number, number] };
 }
 
 /** The defaults of `npm run stack` and the demo. NATS is not on 4222, where a machine's own NATS often runs. */
 export const defaultPorts: StackPorts = { temporal: 7233, temporalUi: 8233, nats: 4223, moto: 5055, slackSim: 3055 };
+
+/** The cluster's ports next to defaultPorts' NATS: clients on 4224 and 4225, routes on 6223-6225. */
+export const defaultClusterPorts: NonNullable<StackPorts['natsCluster']> = { clients: [4224, 4225], routes: [6223, 6224, 6225] };
 
 export interface StackOptions {
   /** Working folder: venv, data and logs go below it. */
@@ -44,6 +60,12 @@ export interface StackOptions {
   detached?: boolean;
   /** Run the Slack simulator as part of the stack (tests run their own in-process). */
   slackSim?: boolean;
+  /**
+   * Three nats-server nodes on loopback instead of one (ports.natsCluster), each with JetStream and
+   * its own store, routed to each other as cluster "sentinel"; CHAT, DEADLETTER, AUDIT and FACTS are
+   * created with 3 replicas.
+   */
+  natsCluster?: boolean;
   progress?: (line: string) => void;
 }
 
@@ -77,9 +99,16 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Free ports for a private stack (tests). */
-export async function freePorts(): Promise<StackPorts> {
-  return { temporal: await freePort(), temporalUi: await freePort(), nats: await freePort(), moto: await freePort(), slackSim: await freePort() };
+/** Free ports for a private stack (tests); with `natsCluster`, for the cluster's other nodes and routes too. */
+export async function freePorts(natsCluster = false): Promise<StackPorts> {
+  const ports: StackPorts = { temporal: await freePort(), temporalUi: await freePort(), nats: await freePort(), moto: await freePort(), slackSim: await freePort() };
+  if (natsCluster) ports.natsCluster = { clients: [await freePort(), await freePort()], routes: [await freePort(), await freePort(), await freePort()] };
+  return ports;
+}
+
+/** The client port of each NATS node, in NATS_NODES order (one without a cluster). */
+export function natsClientPorts(ports: StackPorts): number[] {
+  return ports.natsCluster ? [ports.nats, ...ports.natsCluster.clients] : [ports.nats];
 }
 
 async function assertPortFree(port: number, what: string, variable: string): Promise<void> {
@@ -95,7 +124,8 @@ export function endpointsOf(ports: StackPorts, ui: boolean, slackSim: boolean): 
   return {
     temporalAddress: `${host}:${ports.temporal}`,
     temporalUiUrl: ui ? `http://${host}:${ports.temporalUi}` : undefined,
-    natsUrl: `nats://${host}:${ports.nats}`,
+    // Every node of a cluster, comma separated as NATS_URL takes them: clients fail over between them.
+    natsUrl: natsClientPorts(ports).map((p) => `nats://${host}:${p}`).join(','),
     kmsEndpoint: `http://${host}:${ports.moto}`,
     slackApiUrl: slackSim ? `http://${host}:${ports.slackSim}/api/` : undefined,
     slackSimUrl: slackSim ? `http://${host}:${ports.slackSim}` : undefined,
@@ -145,7 +175,9 @@ export async function stopPid(pid: number, graceMs = 10_000): Promise<void> {
 
 /** What each service is called in messages, how long it may take to become healthy, and how to tell. */
 const health: Record<ServiceName, { what: string; timeoutMs: number }> = {
-  nats: { what: 'nats-server', timeoutMs: 20_000 },
+  nats: { what: 'nats-server', timeoutMs: 30_000 },
+  'nats-2': { what: 'nats-server node 2', timeoutMs: 30_000 },
+  'nats-3': { what: 'nats-server node 3', timeoutMs: 30_000 },
   moto: { what: 'moto_server', timeoutMs: 30_000 },
   'slack-sim': { what: 'slack simulator', timeoutMs: 20_000 },
   temporal: { what: 'temporal dev server', timeoutMs: 60_000 },
@@ -155,8 +187,12 @@ const health: Record<ServiceName, { what: string; timeoutMs: number }> = {
 function probe(name: ServiceName, endpoints: Endpoints): () => Promise<boolean> {
   switch (name) {
     case 'nats':
+    case 'nats-2':
+    case 'nats-3':
+      // This node alone; in a cluster JetStream answers only once a meta leader is elected.
       return async () => {
-        const nc = await connect({ servers: endpoints.natsUrl, timeout: 1000, reconnect: false });
+        const url = endpoints.natsUrl.split(',')[NATS_NODES.indexOf(name)];
+        const nc = await connect({ servers: url, timeout: 1000, reconnect: false, ignoreClusterUpdates: true });
         try {
           await (await nc.jetstreamManager()).getAccountInfo();
           return true;
@@ -270,7 +306,9 @@ export class RunningStack {
 /** Starts every service and waits until each answers; on any failure stops what it started. */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   const progress = options.progress ?? (() => {});
-  const { ports } = options;
+  // A single server unless a cluster is asked for: then its ports come from options or the defaults.
+  const { natsCluster: clusterPorts, ...single } = options.ports;
+  const ports: StackPorts = options.natsCluster ? { ...single, natsCluster: clusterPorts ?? defaultClusterPorts } : single;
   const ui = options.ui ?? false;
   const withSim = options.slackSim ?? false;
   const dir = options.dir ?? join(options.home, 'stack');
@@ -282,6 +320,11 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   await assertPortFree(ports.temporal, 'Temporal frontend', 'SENTINEL_STACK_TEMPORAL_PORT');
   if (ui) await assertPortFree(ports.temporalUi, 'Temporal Web UI', 'SENTINEL_STACK_TEMPORAL_UI_PORT');
   await assertPortFree(ports.nats, 'NATS', 'SENTINEL_STACK_NATS_PORT');
+  const cluster = ports.natsCluster;
+  if (cluster) {
+    for (const p of cluster.clients) await assertPortFree(p, 'NATS cluster node', 'SENTINEL_STACK_NATS_CLUSTER_PORTS');
+    for (const p of cluster.routes) await assertPortFree(p, 'NATS cluster route', 'SENTINEL_STACK_NATS_CLUSTER_PORTS');
+  }
   await assertPortFree(ports.moto, 'moto (KMS)', 'SENTINEL_STACK_MOTO_PORT');
   if (withSim) await assertPortFree(ports.slackSim, 'Slack simulator', 'SENTINEL_STACK_SLACK_PORT');
 
@@ -332,7 +375,25 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       ...(ui && options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
       ...saFlags,
     ]);
-    const nats = launch('nats', ports.nats, tools.natsServer, ['-a', host, '-p', String(ports.nats), '-js', '-sd', join(dataDir, 'nats')]);
+    const natsNodes = cluster
+      ? NATS_NODES.map((node, i) => {
+          const routes = cluster.routes.filter((_, j) => j !== i).map((p) => `nats://${host}:${p}`);
+          // https://docs.nats.io/running-a-nats-service/configuration/clustering/jetstream_clustering:
+          // JetStream in a cluster needs a server name per node, a cluster name, and routes to the others.
+          return {
+            node,
+            ...launch(node, natsClientPorts(ports)[i]!, tools.natsServer, [
+              '-n', natsServerName(node),
+              '-a', host,
+              '-p', String(natsClientPorts(ports)[i]),
+              '-js', '-sd', join(dataDir, node),
+              '--cluster_name', 'sentinel',
+              '--cluster', `nats://${host}:${cluster.routes[i]}`,
+              '--routes', routes.join(','),
+            ]),
+          };
+        })
+      : [{ node: 'nats' as const, ...launch('nats', ports.nats, tools.natsServer, ['-a', host, '-p', String(ports.nats), '-js', '-sd', join(dataDir, 'nats')]) }];
     const moto = launch('moto', ports.moto, tools.motoServer, ['-H', host, '-p', String(ports.moto)]);
     const sim = withSim
       ? launch('slack-sim', ports.slackSim, process.execPath, ['--import', 'tsx', join(projectRoot, 'src/slack-sim/main.ts')], {
@@ -342,7 +403,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         })
       : undefined;
 
-    await waitUntil(health.nats.what, nats.child, nats.log, health.nats.timeoutMs, probe('nats', endpoints));
+    for (const n of natsNodes) await waitUntil(health[n.node].what, n.child, n.log, health[n.node].timeoutMs, probe(n.node, endpoints));
+    if (cluster) await layOutClusterStreams(endpoints);
     await waitUntil(health.moto.what, moto.child, moto.log, health.moto.timeoutMs, probe('moto', endpoints));
     if (sim && endpoints.slackSimUrl) {
       await waitUntil(health['slack-sim'].what, sim.child, sim.log, health['slack-sim'].timeoutMs, probe('slack-sim', endpoints));
@@ -353,5 +415,32 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   } catch (err) {
     await stack.stop();
     throw err;
+  }
+}
+
+/**
+ * Creates Sentinel's streams on a fresh cluster with 3 replicas, so that losing any one node loses
+ * nothing; components that later make sure the streams exist keep that (StreamLayout).
+ */
+async function layOutClusterStreams(endpoints: Endpoints): Promise<void> {
+  const nc = await connect({ servers: endpoints.natsUrl.split(','), timeout: 2000 });
+  try {
+    const jsm = await nc.jetstreamManager();
+    const layout = { replicas: NATS_NODES.length };
+    // Right after the meta leader is elected, a stream create can still time out: try for a while.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await ensureChatStreams(jsm, layout);
+        await ensureAuditStream(jsm, layout);
+        await ensureFactsStream(jsm, layout);
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw new StackError(`could not create the streams with ${layout.replicas} replicas on the NATS cluster: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  } finally {
+    await nc.close();
   }
 }

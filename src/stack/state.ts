@@ -42,6 +42,9 @@ export function stackEnv(e: Endpoints): Record<string, string> {
     TEMPORAL_ADDRESS: e.temporalAddress,
     NATS_URL: e.natsUrl,
     AWS_ENDPOINT_URL_KMS: e.kmsEndpoint,
+    // moto serves IAM and STS too: leaked access keys are verified and disabled there.
+    AWS_ENDPOINT_URL_IAM: e.kmsEndpoint,
+    AWS_ENDPOINT_URL_STS: e.kmsEndpoint,
     // moto accepts any credentials; real AWS takes them from the KMS workers' role.
     AWS_ACCESS_KEY_ID: 'testing',
     AWS_SECRET_ACCESS_KEY: 'testing',

@@ -4,13 +4,16 @@
  * not become a storm of 429s. The KMS worker runs alone on the KMS task queue with KMS credentials.
  */
 import { fileURLToPath } from 'node:url';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { STSClient } from '@aws-sdk/client-sts';
 import type { WebClient } from '@slack/web-api';
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { NatsConnection } from 'nats';
 import { createActivities, createKmsActivities, createSlackQueueActivities } from '../../activities';
 import { jetStreamAudit } from '../../activities/audit';
+import { createCredentialActivities } from '../../activities/credentials';
 import { jetStreamNoticeLedger } from '../../activities/notice-ledger';
 import { activityWebClient } from '../../activities/slack-client';
 import { budgetOf } from '../../contract';
@@ -18,10 +21,17 @@ import { required, type Config } from '../config';
 import type { EncryptionCodec } from '../crypto/codec';
 import { dataConverterFor } from '../temporal/data-converter';
 import { workflowBundleOption } from './bundle';
+import { deploymentOptions } from './versioning';
 import { ensureAuditStream } from '../nats/streams';
 
 /** The workflow code the worker bundles (tests bundle it once per suite with bundleWorkflowCode). */
 export const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+
+/**
+ * On SIGTERM a worker stops polling and gives the activities it is running this long to finish
+ * before cancelling them (they are retried elsewhere). Orchestrators' grace periods must be longer.
+ */
+export const SHUTDOWN_GRACE = '20s';
 
 /** The Slack task queue next to a remediation task queue (notifications, lookups). */
 export const slackTaskQueue = (taskQueue: string) => `${taskQueue}-slack`;
@@ -63,11 +73,13 @@ export async function createRemediationWorkers(o: RemediationWorkerOptions): Pro
     connection: o.connection,
     dataConverter,
     namespace: config.temporal.namespace,
+    shutdownGraceTime: SHUTDOWN_GRACE,
+    ...deploymentOptions(config),
     taskQueue: config.temporal.taskQueue,
     activities: createActivities({
       audit,
       offender: { temporal: o.client, taskQueue: config.temporal.taskQueue, levels: config.remediation.escalation },
-      settings: { remediation: config.remediation, kms: config.kms, slackTaskQueue: slackQueue, slackDeleteTaskQueue: deleteQueue },
+      settings: { remediation: config.remediation, kms: config.kms, slackTaskQueue: slackQueue, slackDeleteTaskQueue: deleteQueue, credentialsTaskQueue: config.credentials.taskQueue },
     }),
     // The bundle `npm run build` prebuilt, when it matches the sources; else the worker bundles them itself.
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : workflowBundleOption()),
@@ -81,6 +93,8 @@ export async function createRemediationWorkers(o: RemediationWorkerOptions): Pro
     connection: o.connection,
     dataConverter,
     namespace: config.temporal.namespace,
+    shutdownGraceTime: SHUTDOWN_GRACE,
+    ...deploymentOptions(config),
     taskQueue: slackQueue,
     activities: slackActivities,
     maxTaskQueueActivitiesPerSecond: config.slack.maxCallsPerSecond,
@@ -90,6 +104,8 @@ export async function createRemediationWorkers(o: RemediationWorkerOptions): Pro
     connection: o.connection,
     dataConverter,
     namespace: config.temporal.namespace,
+    shutdownGraceTime: SHUTDOWN_GRACE,
+    ...deploymentOptions(config),
     taskQueue: deleteQueue,
     activities: { deleteMessage: slackActivities.deleteMessage },
     maxTaskQueueActivitiesPerSecond: budgetOf(config.slack.budgets, 'chat.delete'),
@@ -110,7 +126,37 @@ export async function createKmsWorker(connection: NativeConnection, config: Conf
     connection,
     dataConverter: dataConverterFor(codec),
     namespace: config.temporal.namespace,
+    shutdownGraceTime: SHUTDOWN_GRACE,
+    ...deploymentOptions(config, false),
     taskQueue: config.kms.taskQueue,
     activities: createKmsActivities(clientFor),
+  });
+}
+
+/**
+ * The credential worker: verifies leaked credentials with their providers and revokes them. The
+ * only process besides the KMS worker with outbound credentials (IAM rights in Sentinel's account);
+ * it runs next to the KMS worker (npm run worker:kms).
+ */
+export async function createCredentialWorker(connection: NativeConnection, config: Config, codec: EncryptionCodec): Promise<Worker> {
+  const region = config.kms.region;
+  const c = config.credentials;
+  // Temporal retries: the SDK's own retries off, as for KMS and Slack.
+  const aws = (endpoint: string | undefined) => ({ region, maxAttempts: 1, ...(endpoint ? { endpoint } : {}) });
+  return Worker.create({
+    connection,
+    dataConverter: dataConverterFor(codec),
+    namespace: config.temporal.namespace,
+    shutdownGraceTime: SHUTDOWN_GRACE,
+    ...deploymentOptions(config, false),
+    taskQueue: c.taskQueue,
+    activities: createCredentialActivities({
+      iam: new IAMClient(aws(c.iamEndpoint)),
+      sts: new STSClient(aws(c.stsEndpoint)),
+      // The leaked pair signs only its own GetCallerIdentity: never Sentinel's credentials.
+      stsAs: (accessKeyId, secretAccessKey) => new STSClient({ ...aws(c.stsEndpoint), credentials: { accessKeyId, secretAccessKey } }),
+      slackApiUrl: config.slack.apiUrl,
+      githubApiUrl: c.githubApiUrl,
+    }),
   });
 }

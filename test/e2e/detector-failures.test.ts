@@ -143,7 +143,7 @@ describe('detector failure paths', () => {
     const { stdout } = await promisify(execFile)(process.execPath, [join(projectRoot, 'bin', 'sentinel.js'), 'setup'], {
       env: { ...process.env, TEMPORAL_ADDRESS: stack.temporalAddress, TEMPORAL_NAMESPACE: bare, NATS_URL: stack.natsUrl, ...testSecrets() },
     });
-    expect(stdout).toContain(`registered search attributes SentinelRule, SentinelSeverity, SentinelStatus, SentinelUser, SentinelChannel, SentinelTeam, SentinelActions in namespace ${bare}`);
+    expect(stdout).toContain(`registered search attributes SentinelRule, SentinelSeverity, SentinelStatus, SentinelUser, SentinelChannel, SentinelTeam, SentinelActions, SentinelCredential in namespace ${bare}`);
     await eventually('the attributes to show', async () => (await missingSearchAttributes(connection, bare)).length === 0);
     await expect(detector(bare).preflight()).resolves.toBeUndefined();
   });

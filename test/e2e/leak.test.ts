@@ -23,6 +23,7 @@ import { fingerprinter } from '../../src/crypto/fingerprint';
 import { generateKey } from '../../src/crypto/keys';
 import { AUDIT_STREAM, CHAT_STREAM, DEADLETTER_STREAM, chatSubject } from '../../src/nats/streams';
 import { projectRoot, sentinelHome } from '../../src/paths';
+import { GithubSimulator } from '../../src/github-sim/server';
 import { SlackSimulator } from '../../src/slack-sim/server';
 import { SIM_ADMIN_TOKEN, SIM_APP_TOKEN, SIM_BOT_TOKEN } from '../../src/slack-sim/workspace';
 import { freePort } from '../../src/stack/stack';
@@ -160,6 +161,31 @@ function payloadsIn(value: unknown, path = '', out: JsonPayload[] = []): JsonPay
   return out;
 }
 
+/**
+ * A decoded payload's text, less the one place a secret may be: the leaked credential an incident
+ * carries to its verification and revocation (the input's `credential`, and the arguments of the
+ * verifyCredential and revokeCredential activities). Anywhere else it is a leak.
+ */
+function withoutCredential(events: Record<string, unknown>[], path: string, text: string): { text: string; credential: boolean } {
+  const index = Number(/^\.(\d+)\./.exec(path)?.[1]);
+  const event = events[index] as { activityTaskScheduledEventAttributes?: { activityType?: { name?: string } } } | undefined;
+  const started = /^\.\d+\.workflowExecutionStartedEventAttributes\.input\./.test(path);
+  const activity = event?.activityTaskScheduledEventAttributes?.activityType?.name;
+  const credentialCall = /^\.\d+\.activityTaskScheduledEventAttributes\.input\./.test(path) && (activity === 'verifyCredential' || activity === 'revokeCredential');
+  if (!started && !credentialCall) return { text, credential: false };
+  const value = JSON.parse(text) as Record<string, unknown>;
+  if (started && 'credential' in value) {
+    delete value.credential;
+    return { text: JSON.stringify(value), credential: true };
+  }
+  if (credentialCall) {
+    delete value.value;
+    delete value.secret;
+    return { text: JSON.stringify(value), credential: true };
+  }
+  return { text, credential: false };
+}
+
 const sealedOnly = (ps: JsonPayload[]) => ps.filter((p) => meta(p, 'encoding') === 'binary/encrypted').map(({ metadata, data }) => ({ metadata, data }));
 
 /**
@@ -181,6 +207,7 @@ describe('secrets never at rest', () => {
   const planted = plantedSecrets();
   const taskQueue = `leak-${randomUUID()}`;
   let sim: SlackSimulator;
+  let github: GithubSimulator;
   let nc: NatsConnection;
   let client: Client;
   let env: Record<string, string>;
@@ -205,6 +232,7 @@ describe('secrets never at rest', () => {
 
   beforeAll(async () => {
     sim = await new SlackSimulator().start();
+    github = await new GithubSimulator().start();
     nc = await connect({ servers: stack.natsUrl });
     const jsm = await nc.jetstreamManager();
     for (const s of [CHAT_STREAM, DEADLETTER_STREAM]) await jsm.streams.delete(s).catch(() => false);
@@ -226,8 +254,12 @@ describe('secrets never at rest', () => {
       SENTINEL_KMS_TASK_QUEUE: `${taskQueue}-kms`,
       SENTINEL_SECURITY_CHANNEL: 'C0SECURIT',
       SLACK_MAX_CALLS_PER_SECOND: '100',
-        SLACK_RATE_LIMITS: '*=100/s',
+      SLACK_RATE_LIMITS: '*=100/s',
       AWS_ENDPOINT_URL_KMS: stack.kmsEndpoint,
+      AWS_ENDPOINT_URL_IAM: stack.kmsEndpoint,
+      AWS_ENDPOINT_URL_STS: stack.kmsEndpoint,
+      GITHUB_API_URL: github.url,
+      SENTINEL_CREDENTIALS_TASK_QUEUE: `${taskQueue}-credentials`,
       AWS_ACCESS_KEY_ID: 'testing',
       AWS_SECRET_ACCESS_KEY: 'testing',
       SENTINEL_CODEC_SERVER_PORT: String(codecPort),
@@ -251,6 +283,7 @@ describe('secrets never at rest', () => {
     await client?.connection.close();
     await nc?.drain();
     await sim?.stop();
+    await github?.stop();
   });
 
   it('runs every planted leak to a resolved incident', async () => {
@@ -361,18 +394,22 @@ describe('secrets never at rest', () => {
     });
     const decodedTexts: Export[] = [];
     let sealed = 0;
+    let credentialPayloads = 0;
     let checkedStates = 0;
     const mismatched: string[] = [];
     for (const { id } of list) {
       const history = JSON.parse(await temporal(['workflow', 'show', '--workflow-id', id])) as { events: Record<string, unknown>[] };
       const payloads = payloadsIn(history.events);
       const enc = sealedOnly(payloads);
+      const paths = payloads.filter((p) => meta(p, 'encoding') === 'binary/encrypted').map((p) => p.path ?? '');
       sealed += enc.length;
       expect(payloads.filter((p) => meta(p, 'encoding') !== 'binary/encrypted' && !mustBePlain(p)).map((p) => p.path)).toEqual([]);
       const res = await decode(enc, token);
       expect(res.status).toBe(200);
       const { payloads: opened } = (await res.json()) as { payloads: { metadata: Record<string, string>; data: string }[] };
-      decodedTexts.push({ name: `decoded history of ${id}`, text: opened.map((p) => Buffer.from(p.data, 'base64').toString('utf8')).join('\n') });
+      const texts = opened.map((p, i) => withoutCredential(history.events, paths[i]!, Buffer.from(p.data, 'base64').toString('utf8')));
+      credentialPayloads += texts.filter((t) => t.credential).length;
+      decodedTexts.push({ name: `decoded history of ${id}`, text: texts.map((t) => t.text).join('\n') });
 
       // The incident's result is its final state.
       const completed = history.events.find((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED') as
@@ -405,7 +442,9 @@ describe('secrets never at rest', () => {
     expect(prints.size).toBe(1);
     expect(checkedStates).toBeGreaterThanOrEqual(planted.length - 3);
     expect(hits(decodedTexts, planted)).toEqual([]);
-    console.log(`decoded through the codec server: ${sealed} sealed payloads of ${list.length} incidents, 0 secrets; ${checkedStates} fingerprints equal the planted secrets' HMAC`);
+    // The planted GitHub, Slack and AWS credentials were carried, sealed, to their verification.
+    expect(credentialPayloads).toBeGreaterThan(0);
+    console.log(`decoded through the codec server: ${sealed} sealed payloads of ${list.length} incidents, 0 secrets outside the ${credentialPayloads} credential payloads; ${checkedStates} fingerprints equal the planted secrets' HMAC`);
 
     // The Temporal CLI, pointed at the codec server with the token, shows the incident decoded.
     const [anyId] = list;
@@ -438,8 +477,10 @@ describe('secrets never at rest', () => {
     const oldKeyId = oldKeys.split(':')[0]!;
     const rotated = { SENTINEL_CODEC_KEYS: `rotated-b:${generateKey()},${oldKeys}` };
     // Every process that writes payloads moves to the new key; the old one stays listed for reading.
-    for (const name of ['worker', 'detector', 'codec-server']) await byName(name).stop();
+    for (const name of ['worker', 'kms-worker', 'detector', 'codec-server']) await byName(name).stop();
     await start('worker', 'src/worker/main.ts', 'worker running', rotated);
+    // The KMS and credential workers open what the workers seal (a leaked credential to verify).
+    await start('kms-worker', 'src/worker/kms-main.ts', 'KMS worker running', rotated);
     await start('detector', 'src/detector/main.ts', 'detector consuming', rotated);
     await start('codec-server', 'src/codec-server/main.ts', 'codec server listening', rotated);
     expect(byName('worker').output()).toContain('"codecKey":"rotated-b"');

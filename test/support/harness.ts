@@ -13,6 +13,7 @@ import type { Detector } from '../../src/detector/detector';
 import { loadRules } from '../../src/engine/load';
 import { createLogger, silentLogger } from '../../src/log';
 import { CHAT_STREAM, DEADLETTER_STREAM } from '../../src/nats/streams';
+import { GithubSimulator } from '../../src/github-sim/server';
 import { SlackSimulator } from '../../src/slack-sim/server';
 import { SIM_ADMIN_TOKEN, SIM_BOT_TOKEN } from '../../src/slack-sim/workspace';
 import { workflowsPath } from '../../src/worker/worker';
@@ -33,6 +34,8 @@ export function workflowBundle(): Promise<WorkflowBundle> {
 export interface Harness {
   config: Config;
   sim: SlackSimulator;
+  /** The GitHub API simulator leaked GitHub tokens are verified and revoked with. */
+  github: GithubSimulator;
   nc: NatsConnection;
   client: Client;
   workers: Worker[];
@@ -77,6 +80,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   }
   const stack = inject('stack');
   const sim = await new SlackSimulator().start();
+  const github = await new GithubSimulator().start();
   const config = loadConfig({
     TEMPORAL_ADDRESS: stack.temporalAddress,
     NATS_URL: stack.natsUrl,
@@ -92,6 +96,11 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     SLACK_RATE_LIMITS: '*=100/s',
     SLACK_DIGEST_INTERVAL: '0s',
     AWS_ENDPOINT_URL_KMS: stack.kmsEndpoint,
+    // Leaked credentials are verified and revoked against moto (IAM, STS), the Slack and the GitHub simulators.
+    AWS_ENDPOINT_URL_IAM: stack.kmsEndpoint,
+    AWS_ENDPOINT_URL_STS: stack.kmsEndpoint,
+    GITHUB_API_URL: github.url,
+    SENTINEL_CREDENTIALS_TASK_QUEUE: `test-credentials-${randomUUID()}`,
     ...inject('secrets'),
     ...env,
   });
@@ -116,6 +125,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   return {
     config,
     sim,
+    github,
     nc,
     client,
     workers,
@@ -124,6 +134,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
       await terminateRunning(client, config.temporal.taskQueue);
       await pipeline.stop();
       await sim.stop();
+      await github.stop();
     },
   };
 }
