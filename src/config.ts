@@ -141,6 +141,8 @@ const schema = z.object({
   SENTINEL_CODEC_SERVER_PORT: z.coerce.number().int().min(0).max(65535).default(8888),
   /** Largest /encode or /decode request accepted, in bytes; default 4194304. */
   SENTINEL_CODEC_SERVER_MAX_BODY_BYTES: positiveInt.default(4 << 20),
+  /** The Temporal Web UI the codec server also serves (proxied, same origin: decoded once signed in); default none. */
+  SENTINEL_CODEC_SERVER_WEB_UI: z.string().url().optional(),
 });
 
 /** Variables holding secrets: a configuration error names them but never shows their value. */
@@ -205,7 +207,7 @@ export interface Config {
   codec: { keys: CodecKey[]; active: CodecKey } | undefined;
   /** The HMAC key for fingerprints; undefined when SENTINEL_FINGERPRINT_KEY is not set. */
   fingerprintKey: Buffer | undefined;
-  codecServer: { tokens: string[]; origins: string[]; host: string; port: number; maxBodyBytes: number };
+  codecServer: { tokens: string[]; origins: string[]; host: string; port: number; maxBodyBytes: number; webUi: string | undefined };
 }
 
 export type { EscalationLevel };
@@ -297,6 +299,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       host: e.SENTINEL_CODEC_SERVER_HOST,
       port: e.SENTINEL_CODEC_SERVER_PORT,
       maxBodyBytes: e.SENTINEL_CODEC_SERVER_MAX_BODY_BYTES,
+      webUi: e.SENTINEL_CODEC_SERVER_WEB_UI,
     },
   };
 }

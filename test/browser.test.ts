@@ -2,8 +2,8 @@
  * The Web UI path, in a real browser: Debian's Chromium (scripts/test-tools.js installs it) driven
  * headless by playwright-core against a dev stack with the Temporal Web UI and a codec server, as
  * README "Secrets at rest" tells a new operator to use them. Without signing in, an incident's input
- * shows sealed (binary/encrypted); after signing in at the codec server and the UI steps the README
- * lists, the same page shows the redacted match and the fingerprint, and never the secret.
+ * shows sealed (binary/encrypted); after signing in at the codec server, the Web UI it serves shows
+ * the redacted match and the fingerprint, and never the secret. Those are the README's two steps.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,7 +32,8 @@ describe('the Web UI shows incidents decoded only to a signed-in operator', () =
   let browser: Browser;
   let dir: string;
   let codecUrl: string;
-  let workflowUrl: string;
+  let workflowPath: string;
+  let uiOwnUrl: string;
   const secrets = newKeyMaterial();
 
   beforeAll(async () => {
@@ -44,7 +45,8 @@ describe('the Web UI shows incidents decoded only to a signed-in operator', () =
     stack = await startStack({ home: sentinelHome, dir, ports: await freePorts(), ui: true, uiCodecEndpoint: codecUrl });
     const uiUrl = stack.endpoints.temporalUiUrl!;
     const config = loadConfig({ ...secrets, SENTINEL_CODEC_SERVER_ORIGINS: uiUrl });
-    codecServer = new CodecServer({ codec: codecFrom(config), tokens: config.codecServer.tokens, origins: config.codecServer.origins, maxBodyBytes: config.codecServer.maxBodyBytes, log: createLogger({ level: 'warn' }) });
+    // As `npm run codec-server` runs with the stack's variables: it also serves the Web UI.
+    codecServer = new CodecServer({ codec: codecFrom(config), tokens: config.codecServer.tokens, origins: config.codecServer.origins, maxBodyBytes: config.codecServer.maxBodyBytes, log: createLogger({ level: 'warn' }), webUi: uiUrl });
     await codecServer.start(codecPort, '127.0.0.1');
 
     // An incident as the detector opens it (sealed by the codec); no worker runs, so it stays open.
@@ -62,7 +64,8 @@ describe('the Web UI shows incidents decoded only to a signed-in operator', () =
       detectedAt: new Date().toISOString(),
     };
     const handle = await client.workflow.start('incident', { taskQueue: 'browser-test-no-worker', workflowId: incidentId, args: [input] });
-    workflowUrl = `${uiUrl}/namespaces/default/workflows/${encodeURIComponent(incidentId)}/${handle.firstExecutionRunId}/history`;
+    workflowPath = `/namespaces/default/workflows/${encodeURIComponent(incidentId)}/${handle.firstExecutionRunId}/history`;
+    uiOwnUrl = uiUrl;
     await client.connection.close();
 
     browser = await chromium.launch({ executablePath, headless: true, args: ['--no-sandbox'] });
@@ -76,27 +79,28 @@ describe('the Web UI shows incidents decoded only to a signed-in operator', () =
   });
 
   /** The text of the incident's page once its input has loaded. */
-  async function inputText(page: Page): Promise<string> {
-    await page.goto(workflowUrl);
+  async function inputText(page: Page, base: string): Promise<string> {
+    await page.goto(`${base}${workflowPath}`);
     // The input renders once the UI has asked the codec server (or given up on it).
     await page.getByText('Event History').first().waitFor({ timeout: 30_000 });
     await page.waitForTimeout(3000);
     return page.locator('body').innerText();
   }
 
-  it('shows the input sealed to a browser that has not signed in', async () => {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    const text = await inputText(page);
-    // The sealed payload's bytes (base64 of AES-GCM ciphertext), and the UI saying it could not decode.
-    expect(text).toMatch(/Input\s+"[A-Za-z0-9+/]{200,}={0,2}"/);
-    expect(text).toContain('Codec Server could not connect');
-    expect(text).not.toContain(REDACTED);
-    expect(text).not.toContain(FINGERPRINT);
-    await context.close();
+  it('shows the input sealed to a browser that has not signed in, on the UI’s own address and through the codec server', async () => {
+    for (const base of [uiOwnUrl, codecUrl]) {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const text = await inputText(page, base);
+      // The sealed payload's bytes (base64 of AES-GCM ciphertext), and the UI saying it could not decode.
+      expect(text).toMatch(/Input\s+"[A-Za-z0-9+/]{200,}={0,2}"/);
+      expect(text).not.toContain(REDACTED);
+      expect(text).not.toContain(FINGERPRINT);
+      await context.close();
+    }
   });
 
-  it('shows the redacted match and the fingerprint after the README steps, never the secret', async () => {
+  it('shows the redacted match and the fingerprint after the README’s two steps, never the secret', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     // 1. Sign in at the codec server with SENTINEL_CODEC_SERVER_TOKEN.
@@ -104,16 +108,8 @@ describe('the Web UI shows incidents decoded only to a signed-in operator', () =
     await page.locator('input[name=token]').fill(secrets.SENTINEL_CODEC_SERVER_TOKEN);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByText('Signed in').waitFor();
-    // 2. In the Web UI's Codec Server settings: use the browser's setting, the endpoint, and cross-origin credentials.
-    await page.goto(workflowUrl);
-    await page.locator('[data-testid^="data-encoder-status"]').first().click();
-    await page.getByTestId('use-local-endpoint-input').check();
-    await page.getByTestId('data-encoder-endpoint-input').fill(codecUrl);
-    await page.getByTestId('data-encoder-include-credentials').click();
-    const dialog = page.locator('dialog[open]');
-    expect(await dialog.getByText('Include cross-origin credentials').isVisible()).toBe(true);
-    await dialog.getByTestId('confirm-modal-button').click();
-    const text = await inputText(page);
+    // 2. Open the Web UI the codec server serves.
+    const text = await inputText(page, codecUrl);
     await page.screenshot({ path: join(dir, 'decoded.png'), fullPage: true });
     if (process.env.SENTINEL_BROWSER_SCREENSHOTS) await page.screenshot({ path: join(process.env.SENTINEL_BROWSER_SCREENSHOTS, 'decoded.png'), fullPage: true });
     expect(text).toContain(REDACTED);

@@ -1,9 +1,11 @@
 /** The codec server over real HTTP: who may decode, from which origin, and how much. */
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CodecServer, payloadsFromJson, payloadsToJson } from '../src/codec-server/server';
 import { EncryptionCodec } from '../src/crypto/codec';
 import { generateKey } from '../src/crypto/keys';
+import { listen } from '../src/http/listen';
 import { createLogger } from '../src/log';
 
 const key = { id: 'k1', key: Buffer.from(generateKey(), 'base64') };
@@ -104,5 +106,39 @@ describe('codec server', () => {
     expect(log).not.toContain(token);
     expect(log).not.toContain('ghp*****xyz');
     expect(log).not.toContain('hunter2');
+  });
+
+  it('serves a Web UI on its own origin: the page and its API proxied, decodes allowed from itself with the sign-in cookie', async () => {
+    // A stand-in for the Temporal Web UI's server: real HTTP, echoing what it was sent.
+    const seen: { path: string; cookie?: string; host?: string }[] = [];
+    const ui = createServer((req, res) => {
+      seen.push({ path: req.url ?? '', ...(req.headers.cookie ? { cookie: req.headers.cookie } : {}), ...(req.headers.host ? { host: req.headers.host } : {}) });
+      res.writeHead(200, { 'content-type': 'text/html', 'set-cookie': '_csrf=abc; Path=/' });
+      res.end(`<title>Temporal</title>${req.method} ${req.url}`);
+    });
+    const uiUrl = await listen(ui);
+    const proxy = new CodecServer({ codec, tokens: [token], origins: [uiOrigin], maxBodyBytes: 64 * 1024, log: createLogger({ level: 'warn', write: () => undefined }), webUi: uiUrl });
+    const base = await proxy.start();
+    try {
+      // Sign in: a session cookie.
+      const login = await fetch(`${base}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${encodeURIComponent(token)}`, redirect: 'manual' });
+      const session = login.headers.get('set-cookie')!.split(';')[0]!;
+      // The UI's pages and API come through, with its cookies; Sentinel's session cookie stays here.
+      const page = await fetch(`${base}/namespaces/default/workflows?x=1`, { headers: { cookie: `${session}; _csrf=abc` } });
+      expect(page.status).toBe(200);
+      expect(await page.text()).toBe('<title>Temporal</title>GET /namespaces/default/workflows?x=1');
+      expect(page.headers.get('set-cookie')).toBe('_csrf=abc; Path=/');
+      expect(seen.at(-1)).toEqual({ path: '/namespaces/default/workflows?x=1', cookie: '_csrf=abc', host: new URL(uiUrl).host });
+      // The UI's decode call, from this origin, with the cookie the browser sends by itself.
+      const decoded = await fetch(`${base}/decode`, { method: 'POST', headers: { 'content-type': 'application/json', origin: base, cookie: session }, body: JSON.stringify(sealed) });
+      expect(decoded.status).toBe(200);
+      // Without the cookie, still 401; the codec paths are never proxied.
+      expect((await fetch(`${base}/decode`, { method: 'POST', headers: { origin: base }, body: JSON.stringify(sealed) })).status).toBe(401);
+      expect(seen.some((r) => r.path.endsWith('/decode'))).toBe(false);
+    } finally {
+      await proxy.stop();
+      ui.closeAllConnections();
+      await new Promise<void>((resolve) => ui.close(() => resolve()));
+    }
   });
 });

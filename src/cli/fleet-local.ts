@@ -1,8 +1,8 @@
 /**
  * `npm run fleet -- up|down` (sentinel fleet up|down): a small production-shaped fleet on this
  * machine, from a clean clone — a dev Temporal server, a 3-node NATS cluster with R3 streams, moto,
- * the Slack simulator, then 2 detectors, 2 workers (Worker Versioning on), a KMS worker and the
- * bridge, each a detached process with its own SENTINEL_HEALTH_PORT and log. `sentinel fleet status`
+ * the Slack simulator, then 2 detectors, 2 workers (Worker Versioning on), a KMS worker, a
+ * correlator and the bridge, each a detached process with its own SENTINEL_HEALTH_PORT and log. `sentinel fleet status`
  * reports on it (and probes every process) while it runs.
  *
  * Ports: the stack's come from SENTINEL_STACK_* (as for `stack up`); the processes' from
@@ -48,6 +48,7 @@ const LAYOUT: { component: string; count: number }[] = [
   { component: 'detector', count: 2 },
   { component: 'worker', count: 2 },
   { component: 'worker:kms', count: 1 },
+  { component: 'correlator', count: 1 },
   { component: 'bridge', count: 1 },
 ];
 

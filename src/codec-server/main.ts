@@ -14,9 +14,10 @@ await runMain('codec-server', async () => {
     throw new ConfigError('SENTINEL_CODEC_SERVER_TOKEN is not set: the codec server decodes for token holders only; create one with "node bin/sentinel.js keys generate codec-server-token"');
   }
   const log = createLogger({ level: config.logLevel, fields: { component: 'codec-server' } });
-  const server = new CodecServer({ codec, tokens, origins, maxBodyBytes, log });
+  const webUi = config.codecServer.webUi;
+  const server = new CodecServer({ codec, tokens, origins, maxBodyBytes, log, ...(webUi ? { webUi } : {}) });
   const url = await server.start(port, host);
-  log.info('codec server listening', { url, origins, activeKey: codec.activeKeyId, signIn: `${url}/login` });
+  log.info('codec server listening', { url, origins, activeKey: codec.activeKeyId, signIn: `${url}/login`, ...(webUi ? { webUi: `${url}/ (the Web UI at ${webUi}, decoded once signed in)` } : {}) });
   // Its own port: the codec server's port is for the Web UI and token holders.
   const ops = await startOps(config.healthPort, { component: 'codec-server', log });
   ops?.ready('listening', () => server.listening || 'not listening');

@@ -4,12 +4,17 @@
  * Temporal's remote-codec protocol: `{"payloads":[{"metadata":{k: base64}, "data": base64}]}`.
  *
  * Who may decode: a request with `Authorization: Bearer <token>`, or a browser that signed in at
- * /login with a token (an HttpOnly, SameSite=Strict session cookie; the UI then needs "include
- * cross-origin credentials"). Every request is logged with its outcome and payload count, never
- * with payload content.
+ * /login with a token (an HttpOnly, SameSite=Strict session cookie). Every request is logged with
+ * its outcome and payload count, never with payload content.
+ *
+ * With `webUi` set, every other path is the Temporal Web UI, proxied: the UI and its codec endpoint
+ * then share one origin, so the browser sends the sign-in cookie with the UI's codec calls by
+ * itself. (Served from its own origin, the UI sends cookies cross-origin only when its server
+ * enables "include credentials", which the development server cannot, or each user switches it
+ * on in the browser.)
  */
 import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { Payload } from '@temporalio/common';
 import type { EncryptionCodec } from '../crypto/codec';
 import { parseJson } from '../events/json';
@@ -27,6 +32,8 @@ export interface CodecServerOptions {
   log: Logger;
   /** How long a browser session lasts; default 8 hours. */
   sessionTtlMs?: number;
+  /** The Temporal Web UI to serve at every other path (same origin as the codec endpoint); default none. */
+  webUi?: string;
 }
 
 const SESSION_COOKIE = 'sentinel_codec_session';
@@ -126,7 +133,35 @@ export class CodecServer {
 
   private allowedOrigin(req: IncomingMessage): string | undefined {
     const origin = req.headers.origin;
-    return origin && this.o.origins.includes(origin) ? origin : undefined;
+    if (!origin) return undefined;
+    // The Web UI served from here calls from this server's own origin.
+    if (this.o.webUi && req.headers.host && origin === `http://${req.headers.host}`) return origin;
+    return this.o.origins.includes(origin) ? origin : undefined;
+  }
+
+  /** Passes a Web UI request to the UI and its answer back, without this server's session cookie. */
+  private proxy(req: IncomingMessage, res: ServerResponse, url: URL, webUi: string): Promise<void> {
+    const upstream = new URL(url.pathname + url.search, webUi);
+    const headers: OutgoingHttpHeaders = { ...req.headers, host: upstream.host };
+    const cookies = req.headers.cookie?.split(/;\s*/).filter((c) => !c.startsWith(`${SESSION_COOKIE}=`));
+    if (cookies?.length) headers.cookie = cookies.join('; ');
+    else delete headers.cookie;
+    if (typeof headers.origin === 'string') headers.origin = upstream.origin;
+    if (typeof headers.referer === 'string') headers.referer = new URL(url.pathname + url.search, upstream.origin).toString();
+    return new Promise((resolve) => {
+      const up = request(upstream, { method: req.method, headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+        answer.on('end', resolve);
+        answer.on('error', () => resolve(void res.destroy()));
+      });
+      up.on('error', (err) => {
+        if (!res.headersSent) send(res, 502, { error: `the Web UI at ${webUi} did not answer: ${err.message}` });
+        else res.destroy();
+        resolve();
+      });
+      req.pipe(up);
+    });
   }
 
   private cors(res: ServerResponse, origin: string): void {
@@ -165,6 +200,7 @@ export class CodecServer {
     if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 200, { ok: true });
     if (url.pathname.replace(/\/+$/, '').endsWith('/login')) return this.login(req, res);
     const op = operation(url.pathname);
+    if (!op && this.o.webUi) return this.proxy(req, res, url, this.o.webUi);
     if (!op) return send(res, 404, { error: 'not found: POST …/encode or …/decode' });
 
     const origin = req.headers.origin;

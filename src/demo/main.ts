@@ -85,7 +85,15 @@ await runMain('demo', async () => {
 
   // The Web UI shows payloads encrypted; this codec server decodes them for whoever signs in with the token.
   const codecServer = config.codecServer.tokens.length
-    ? new CodecServer({ codec: codecFrom(config), tokens: config.codecServer.tokens, origins: config.codecServer.origins, maxBodyBytes: config.codecServer.maxBodyBytes, log })
+    ? new CodecServer({
+        codec: codecFrom(config),
+        tokens: config.codecServer.tokens,
+        origins: config.codecServer.origins,
+        maxBodyBytes: config.codecServer.maxBodyBytes,
+        log,
+        // The Web UI through the codec server: one origin, so signing in is all it takes to read payloads.
+        ...(endpoints.temporalUiUrl ? { webUi: endpoints.temporalUiUrl } : {}),
+      })
     : undefined;
   const codecUrl = await codecServer?.start(config.codecServer.port, config.codecServer.host).catch((err: unknown) => {
     out(`(codec server not started: ${(err as Error).message}; run "npm run codec-server" yourself to read payloads in the UI)`);
@@ -158,12 +166,14 @@ await runMain('demo', async () => {
   out(`  messages deleted     ${deletes.filter((c) => c.ok).length}`);
   if (median !== undefined) out(`  post → delete        median ${ms(median)}, max ${ms(latencies[latencies.length - 1]!)}`);
   out(`  clean messages kept  ${posted.size - results.length}`);
-  out(`\ninspect the incidents in the Temporal Web UI: ${endpoints.temporalUiUrl ?? '(UI off)'}/namespaces/default/workflows`);
-  out(`  filter with: SentinelStatus = "resolved"   or   SentinelRule = "tutorial-confidential"`);
-  if (codecUrl) {
-    out(`  payloads there are encrypted; to read them, sign in at ${codecUrl}/login with SENTINEL_CODEC_SERVER_TOKEN`);
-    out(`  from ${secretsFile(sentinelHome)}, then tick "Include cross-origin credentials" in the UI's Codec Server settings`);
+  if (codecUrl && endpoints.temporalUiUrl) {
+    out(`\ninspect the incidents in the Temporal Web UI, decoded: sign in at ${codecUrl}/login with SENTINEL_CODEC_SERVER_TOKEN`);
+    out(`  from ${secretsFile(sentinelHome)}, then open ${codecUrl}/namespaces/default/workflows`);
+    out(`  (at ${endpoints.temporalUiUrl} the same UI shows payloads encrypted)`);
+  } else {
+    out(`\ninspect the incidents in the Temporal Web UI: ${endpoints.temporalUiUrl ?? '(UI off)'}/namespaces/default/workflows`);
   }
+  out(`  filter with: SentinelStatus = "resolved"   or   SentinelRule = "tutorial-confidential"`);
 
   if (stayUp) {
     out('\nthe stack, worker and detector keep running so you can look around; press Ctrl-C to stop');

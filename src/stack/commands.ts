@@ -21,7 +21,7 @@ function describe(e: Endpoints): void {
   for (const [k, v] of Object.entries(stackEnv(e))) say(`  export ${k}=${v}`);
   say(`and load the dev keys (payload codec, fingerprints, codec-server token) without printing them:`);
   say(`  set -a; . ${relative(process.cwd(), secretsFile(sentinelHome)) || secretsFile(sentinelHome)}; set +a`);
-  if (e.temporalUiUrl) say(`The Web UI decodes payloads through the codec server: run "npm run codec-server", then sign in at ${devCodecEndpoint()}/login`);
+  if (e.temporalUiUrl) say(`To read payloads in the Web UI: run "npm run codec-server" with the variables above, sign in at ${devCodecEndpoint()}/login, then use the UI at ${devCodecEndpoint()}/`);
 }
 
 

@@ -41,6 +41,8 @@ export function stackEnv(e: Endpoints): Record<string, string> {
   return {
     TEMPORAL_ADDRESS: e.temporalAddress,
     NATS_URL: e.natsUrl,
+    // `npm run codec-server` also serves the Web UI, on its own origin: signed in, it shows payloads decoded.
+    ...(e.temporalUiUrl ? { SENTINEL_CODEC_SERVER_WEB_UI: e.temporalUiUrl } : {}),
     AWS_ENDPOINT_URL_KMS: e.kmsEndpoint,
     // moto serves IAM and STS too: leaked access keys are verified and disabled there.
     AWS_ENDPOINT_URL_IAM: e.kmsEndpoint,

@@ -1,6 +1,6 @@
 /**
  * The documented local fleet (`npm run fleet -- up|status|down`), from the commands a new user
- * types: dev Temporal, a 3-node NATS cluster, 2 detectors, 2 workers, a KMS worker and the bridge,
+ * types: dev Temporal, a 3-node NATS cluster, 2 detectors, 2 workers, a KMS worker, a correlator and the bridge,
  * each ready on its own health port, and `sentinel fleet status` calling it healthy.
  */
 import { execFile } from 'node:child_process';
@@ -72,7 +72,7 @@ describe('the local fleet', () => {
     expect(status.code).toBe(0);
     const report = JSON.parse(status.stdout) as FleetReport;
     expect(report.problems).toEqual([]);
-    expect(report.probes.map((p) => p.name).sort()).toEqual(['bridge', 'detector-1', 'detector-2', 'worker-1', 'worker-2', 'worker:kms']);
+    expect(report.probes.map((p) => p.name).sort()).toEqual(['bridge', 'correlator', 'detector-1', 'detector-2', 'worker-1', 'worker-2', 'worker:kms']);
     expect(report.probes.every((p) => p.ready)).toBe(true);
     expect(report.nats.nodes.filter((n) => n.up && n.jetstream && n.cluster === 'sentinel')).toHaveLength(3);
     expect(report.nats.streams.find((s) => s.name === 'CHAT')?.replicas).toBe(3);
@@ -92,7 +92,7 @@ describe('the local fleet', () => {
     expect(human.stdout).toContain('fleet healthy');
 
     const pids = report.probes.length;
-    expect(pids).toBe(6);
+    expect(pids).toBe(7);
     const down = await fleet('down');
     expect(down.code).toBe(0);
     expect(down.stdout).toContain('stopped worker-1');
