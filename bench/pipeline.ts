@@ -161,7 +161,9 @@ interface Child {
 function startChild(name: string, argv: string[], env: Record<string, string>): Child {
   const log = join(logDir, `${name}.log`);
   const fd = openSync(log, 'a');
-  const child = spawn(process.execPath, argv, { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
+  // BENCH_DETECTOR_NODE_ARGS: extra node flags for the detectors (e.g. --cpu-prof --cpu-prof-dir=/tmp/p) to see where their time goes.
+  const extra = name.startsWith('detector') && process.env.BENCH_DETECTOR_NODE_ARGS ? process.env.BENCH_DETECTOR_NODE_ARGS.split(' ').filter(Boolean) : [];
+  const child = spawn(process.execPath, [...extra, ...argv], { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   children.add(child);
   child.once('exit', () => children.delete(child));

@@ -86,6 +86,19 @@ export const emptyStatefulSet: StatefulSet = { rules: [], active: [], spanMs: 0 
 
 const asSet = <T>(v: T[] | undefined) => (v ? new Set(v) : undefined);
 
+function anyKind(event: ChatEvent, kinds: ReadonlySet<ChannelKind>): boolean {
+  const own = event.channelKinds;
+  if (!own) return false;
+  for (let k = 0; k < own.length; k++) if (kinds.has(own[k]!)) return true;
+  return false;
+}
+
+function anyFinding(i: StepInput, test: (f: { ruleId: string; category: Category }) => boolean): boolean {
+  const fs = i.findings;
+  for (let k = 0; k < fs.length; k++) if (test(fs[k]!)) return true;
+  return false;
+}
+
 /** Compiles one step condition; cheap tests first, so that clean chat is turned down in a Set lookup or two. */
 export function compileStep(s: StepSpec, ref: string, field: string, sqlWhere?: (c: SqlContext) => boolean): CompiledStep {
   const eventTypes = asSet(s.event_types);
@@ -103,16 +116,19 @@ export function compileStep(s: StepSpec, ref: string, field: string, sqlWhere?: 
       throw new StatefulCompileError(`${field}.file_name`, `RE2 cannot compile ${JSON.stringify(s.file_name)}: ${(err as Error).message}`);
     }
   }
+  // Cheapest first: Set lookups on the event's ids; then the findings (none on clean chat); then the
+  // channel kinds; the files last (read from the raw event only when asked). Loops, not closures:
+  // this runs for every event a detector decides.
   const checks: ((i: StepInput) => boolean)[] = [];
   if (eventTypes) checks.push((i) => eventTypes.has(i.event.eventType));
   if (users) checks.push((i) => users.has(i.event.user));
   if (channels) checks.push((i) => channels.has(i.event.channel));
   if (s.channel_has_kms_key !== undefined) checks.push((i) => i.kmsChannels.has(i.event.channel) === s.channel_has_kms_key);
-  if (kinds) checks.push((i) => (i.event.channelKinds ?? []).some((k) => kinds.has(k)));
-  if (notKinds) checks.push((i) => !(i.event.channelKinds ?? []).some((k) => notKinds.has(k)));
+  if (rules) checks.push((i) => anyFinding(i, (f) => rules.has(f.ruleId)));
+  if (categories) checks.push((i) => anyFinding(i, (f) => categories.has(f.category)));
+  if (kinds) checks.push((i) => anyKind(i.event, kinds));
+  if (notKinds) checks.push((i) => !anyKind(i.event, notKinds));
   if (s.has_file !== undefined) checks.push((i) => i.files.length > 0 === s.has_file);
-  if (rules) checks.push((i) => i.findings.some((f) => rules.has(f.ruleId)));
-  if (categories) checks.push((i) => i.findings.some((f) => categories.has(f.category)));
   if (fileName) {
     const re = fileName;
     checks.push((i) => i.files.some((f) => (f.name !== undefined && re.test(f.name)) || (f.title !== undefined && re.test(f.title))));

@@ -42,6 +42,31 @@ export function eventFiles(event: ChatEvent): EventFile[] {
   return out;
 }
 
+const NO_FILES: readonly EventFile[] = [];
+
+/** Whether the event may name a file at all: looked at without building anything. */
+function mayHaveFiles(event: ChatEvent): boolean {
+  if (event.files?.length) return true;
+  const raw = event.raw;
+  if (!raw) return false;
+  if (raw.files !== undefined || raw.file !== undefined || raw.file_id !== undefined) return true;
+  return isObject(raw.message) && raw.message.files !== undefined;
+}
+
+/** What step conditions read of one event; its files are read from the raw event only when a condition asks. */
+class EventStepInput implements StepInput {
+  private eventFiles: readonly EventFile[] | undefined;
+  constructor(
+    readonly event: ChatEvent,
+    readonly findings: readonly { ruleId: string; category: Category }[],
+    readonly kmsChannels: ReadonlySet<string>,
+  ) {}
+
+  get files(): readonly EventFile[] {
+    return (this.eventFiles ??= mayHaveFiles(this.event) ? eventFiles(this.event) : NO_FILES);
+  }
+}
+
 /** The event time of an event: its Slack ts, else the envelope's event_time. */
 function eventTime(event: ChatEvent): number {
   const fromTs = eventTimeOf(event.ts);
@@ -65,15 +90,7 @@ export function factOf(event: ChatEvent, findings: readonly { ruleId: string; ca
   const rules = c.stateful.active;
   if (rules.length === 0) return undefined;
   // One input per event, its files read only if a condition asks for them.
-  let files: EventFile[] | undefined;
-  const input: StepInput = {
-    event,
-    get files() {
-      return (files ??= eventFiles(event));
-    },
-    findings,
-    kmsChannels: c.kmsChannels,
-  };
+  const input = new EventStepInput(event, findings, c.kmsChannels);
   let steps: string[] | undefined;
   for (const rule of rules) {
     for (const step of rule.steps) if (step.test(input)) (steps ??= []).push(step.ref);

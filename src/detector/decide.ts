@@ -51,7 +51,7 @@ function capturing(fingerprint: (value: string) => string): Capture {
  */
 export function decide(event: ChatEvent, rules: CompiledRules, o: DecideOptions): IncidentInput[] {
   const capture = capturing(o.fingerprint);
-  capture.values.clear();
+  if (capture.values.size) capture.values.clear();
   const firstPerRule = new Map<string, Finding>();
   let awsSecret: string | undefined;
   for (const f of evaluate(event, rules, { fingerprint: capture.fingerprint, ...(o.decodeDepth !== undefined ? { maxDecodeDepth: o.decodeDepth } : {}) })) {
@@ -66,6 +66,7 @@ export function decide(event: ChatEvent, rules: CompiledRules, o: DecideOptions)
     if (kind && value) input.credential = { kind, value, ...(kind === 'aws-access-key' && awsSecret ? { secret: awsSecret } : {}) };
     inputs.push(input);
   }
-  capture.values.clear();
+  // The values leave with their incidents: none stays here past this event.
+  if (capture.values.size) capture.values.clear();
   return inputs;
 }

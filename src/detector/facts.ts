@@ -19,6 +19,8 @@ export interface FactSettings {
   kmsChannels: ReadonlySet<string>;
 }
 
+const NO_FINDINGS: readonly { ruleId: string; category: IncidentInput['rule']['category'] }[] = [];
+
 /** A fact to publish and the partitions it goes to. */
 export interface PendingFact {
   fact: Fact;
@@ -28,11 +30,7 @@ export interface PendingFact {
 /** The event's fact, or undefined (nearly always, and cheaply) when it satisfies no stateful step. */
 export function pendingFact(event: ChatEvent, incidents: readonly IncidentInput[], stateful: StatefulSet | undefined, s: FactSettings): PendingFact | undefined {
   if (!stateful || stateful.active.length === 0) return undefined;
-  const fact = factOf(
-    event,
-    incidents.map((i) => ({ ruleId: i.rule.id, category: i.rule.category })),
-    { stateful, kmsChannels: s.kmsChannels },
-  );
+  const fact = factOf(event, incidents.length ? incidents.map((i) => ({ ruleId: i.rule.id, category: i.rule.category })) : NO_FINDINGS, { stateful, kmsChannels: s.kmsChannels });
   if (!fact) return undefined;
   const partitions = factPartitions(fact, stateful, s.partitions);
   return partitions.length ? { fact, partitions } : undefined;
