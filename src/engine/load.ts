@@ -86,40 +86,35 @@ function compileYamlFile(file: string, text: string): Omit<FileRules, 'file'> {
     }
   }
   const list = (data as { rules: unknown[] }).rules;
-  list.forEach((raw, index) => {
-    if (isStatefulRaw(raw)) {
-      const parsed = statefulSchema.safeParse(raw);
-      if (!parsed.success) {
-        for (const i of parsed.error.issues) {
-          const path = ['rules', index, ...(i.path as (string | number)[])];
-          problems.push({ file, line: lineOf(doc, lines, path), field: path.join('.'), message: i.message });
-        }
-        return;
-      }
-      try {
-        stateful.push(compileStateful(parsed.data, file));
-      } catch (err) {
-        if (!(err instanceof StatefulCompileError)) throw err;
-        const path = ['rules', index, ...err.field.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p))];
-        problems.push({ file, line: lineOf(doc, lines, path), field: path.join('.'), message: err.message });
-      }
-      return;
-    }
-    const parsed = ruleSchema.safeParse(raw);
+  /** A problem at `path` under rules[index], with its line in the file. */
+  const problemAt = (index: number, path: (string | number)[], message: string) => {
+    const full = ['rules', index, ...path];
+    problems.push({ file, line: lineOf(doc, lines, full), field: full.join('.'), message });
+  };
+  /** Validates one rule with `schema` and compiles it into `into`; each refusal becomes a problem at its field. */
+  const accept = <S, R>(
+    raw: unknown,
+    index: number,
+    schema: { safeParse(v: unknown): { success: true; data: S } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } },
+    compile: (spec: S, file: string) => R,
+    CompileError: new (...args: never[]) => Error & { field: string },
+    into: R[],
+  ) => {
+    const parsed = schema.safeParse(raw);
     if (!parsed.success) {
-      for (const i of parsed.error.issues) {
-        const path = ['rules', index, ...(i.path as (string | number)[])];
-        problems.push({ file, line: lineOf(doc, lines, path), field: path.join('.'), message: i.message });
-      }
+      for (const i of parsed.error.issues) problemAt(index, i.path as (string | number)[], i.message);
       return;
     }
     try {
-      rules.push(compileRule(parsed.data, file));
+      into.push(compile(parsed.data, file));
     } catch (err) {
-      if (!(err instanceof RuleCompileError)) throw err;
-      const path = ['rules', index, ...err.field.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p))];
-      problems.push({ file, line: lineOf(doc, lines, path), field: path.join('.'), message: err.message });
+      if (!(err instanceof CompileError)) throw err;
+      problemAt(index, err.field.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p)), err.message);
     }
+  };
+  list.forEach((raw, index) => {
+    if (isStatefulRaw(raw)) accept(raw, index, statefulSchema, compileStateful, StatefulCompileError, stateful);
+    else accept(raw, index, ruleSchema, compileRule, RuleCompileError, rules);
   });
   return { rules, problems, ...(stateful.length ? { stateful } : {}) };
 }
