@@ -15,6 +15,7 @@ import { Client, Connection } from '@temporalio/client';
 import { connect, headers as natsHeaders, type NatsConnection } from 'nats';
 import { loadConfig } from '../src/config';
 import { newKeyMaterial } from '../src/crypto/keys';
+import { GithubSimulator } from '../src/github-sim/server';
 import { formatProblem, loadRules } from '../src/engine/load';
 import { CHAT_STREAM, DETECTOR_CONSUMER } from '../src/nats/streams';
 import { sentinelHome } from '../src/paths';
@@ -78,6 +79,7 @@ interface Ctx {
   stack?: RunningStack;
   components: Component[];
   proxy?: KmsThrottleProxy;
+  github?: GithubSimulator;
   nc?: NatsConnection;
   client?: Client;
   /** Faults under way, for progress lines. */
@@ -160,8 +162,11 @@ async function main(): Promise<number> {
   const secrets = newKeyMaterial();
   const signingSecret = randomBytes(16).toString('hex');
   const bridgePort = await freePort();
+  // Leaked GitHub tokens are verified against a GitHub API simulator, not github.com.
+  ctx.github = await new GithubSimulator().start();
   const env: Record<string, string> = {
     ...stackEnv(e),
+    GITHUB_API_URL: ctx.github.url,
     SENTINEL_CODEC_KEYS: secrets.SENTINEL_CODEC_KEYS,
     SENTINEL_FINGERPRINT_KEY: secrets.SENTINEL_FINGERPRINT_KEY,
     SENTINEL_RULES_DIR: rulesDir,
@@ -542,6 +547,7 @@ async function cleanup(passed: boolean): Promise<void> {
   await ctx.nc?.close().catch(() => undefined);
   await ctx.client?.connection.close().catch(() => undefined);
   await ctx.proxy?.stop().catch(() => undefined);
+  await ctx.github?.stop().catch(() => undefined);
   await ctx.stack?.stop().catch(() => undefined);
   await Promise.all(ctx.components.map((c) => c.close()));
   if (ctx.runDir && passed && !ctx.opts?.keep) {

@@ -6,6 +6,7 @@
  */
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config';
+import { GithubSimulator } from '../github-sim/server';
 import { formatProblem, loadRules } from '../engine/load';
 import { createLogger } from '../log';
 import { onShutdown, runMain } from '../main';
@@ -54,6 +55,9 @@ await runMain('demo', async () => {
   if (!endpoints.slackSimUrl) throw new StackError('the running stack has no Slack simulator');
 
   Object.assign(process.env, stackEnv(endpoints));
+  // Leaked GitHub tokens are verified against a GitHub API simulator in this process, not github.com.
+  const github = process.env.GITHUB_API_URL ? undefined : await new GithubSimulator().start();
+  if (github) process.env.GITHUB_API_URL = github.url;
   // The dev keys, unless the operator brought their own.
   for (const [k, v] of Object.entries(devSecrets(sentinelHome))) process.env[k] ||= v;
   const config = loadConfig();
@@ -105,6 +109,7 @@ await runMain('demo', async () => {
     if (stopped) return;
     stopped = true;
     await codecServer?.stop();
+    await github?.stop();
     await sim.subscribe(undefined).catch(() => undefined);
     await bridge.stop();
     await pipeline.stop();
