@@ -8,6 +8,7 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { closeServer } from '../src/http/listen';
 import { seededRandom } from '../src/random';
 
 /** One request as the proxy handled it. */
@@ -55,9 +56,7 @@ export class KmsThrottleProxy {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 
   /** From now until `durationMs` later, answers `share` (0-1) of requests with ThrottlingException. */

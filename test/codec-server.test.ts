@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CodecServer, payloadsFromJson, payloadsToJson } from '../src/codec-server/server';
 import { EncryptionCodec } from '../src/crypto/codec';
 import { generateKey } from '../src/crypto/keys';
-import { listen } from '../src/http/listen';
+import { closeServer, listen } from '../src/http/listen';
 import { createLogger } from '../src/log';
 
 const key = { id: 'k1', key: Buffer.from(generateKey(), 'base64') };
@@ -137,8 +137,7 @@ describe('codec server', () => {
       expect(seen.some((r) => r.path.endsWith('/decode'))).toBe(false);
     } finally {
       await proxy.stop();
-      ui.closeAllConnections();
-      await new Promise<void>((resolve) => ui.close(() => resolve()));
+      await closeServer(ui);
     }
   });
 });

@@ -19,7 +19,7 @@ import type { Payload } from '@temporalio/common';
 import type { EncryptionCodec } from '../crypto/codec';
 import { parseJson } from '../events/json';
 import { readBody } from '../http/body';
-import { listen } from '../http/listen';
+import { closeServer, listen } from '../http/listen';
 import type { Logger } from '../log';
 
 export interface CodecServerOptions {
@@ -126,9 +126,7 @@ export class CodecServer {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 
   private allowedOrigin(req: IncomingMessage): string | undefined {

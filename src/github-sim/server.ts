@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readBody } from '../http/body';
-import { listen } from '../http/listen';
+import { closeServer, listen } from '../http/listen';
 
 export interface GithubSimOptions {
   port?: number;
@@ -67,10 +67,8 @@ export class GithubSimulator {
 
   async stop(): Promise<void> {
     const s = this.server;
-    if (!s) return;
     this.server = undefined;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    await closeServer(s);
   }
 
   /** Makes a live token of `kind` for `login`, as a user creating a token in their settings would. */

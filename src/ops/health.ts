@@ -13,7 +13,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, register as activityRegistry, Registry } from 'prom-client';
-import { listen } from '../http/listen';
+import { closeServer, listen } from '../http/listen';
 import type { Logger } from '../log';
 
 /** One readiness check: true when ready, else false or a short reason (never a secret). */
@@ -123,9 +123,7 @@ export class OpsServer {
   async stop(): Promise<void> {
     const s = this.server;
     this.server = undefined;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    await closeServer(s);
   }
 }
 

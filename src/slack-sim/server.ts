@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { listen } from '../http/listen';
+import { closeServer, listen } from '../http/listen';
 import { seededRandom } from '../random';
 import { signature } from '../bridge/verify';
 import { SocketModeHub } from './socket-mode';
@@ -175,9 +175,7 @@ export class SlackSimulator {
     this.socketMode.close();
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 
   /** Calls `listener` with every Events API payload the simulator emits from now on. */

@@ -61,6 +61,21 @@ export interface RemediationWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
 
+/**
+ * What every Sentinel worker is created with: the connection, the namespace, the codec, the drain
+ * time, and the deployment version (`routed`: whether it takes part in version routing, see
+ * deploymentOptions).
+ */
+function sharedOptions(connection: NativeConnection, config: Config, dataConverter: WorkerOptions['dataConverter'], routed: boolean) {
+  return {
+    connection,
+    dataConverter,
+    namespace: config.temporal.namespace,
+    shutdownGraceTime: SHUTDOWN_GRACE,
+    ...deploymentOptions(config, routed),
+  };
+}
+
 /** The remediation worker, its Slack worker and its deletion worker; run all three (runTogether). */
 export async function createRemediationWorkers(o: RemediationWorkerOptions): Promise<Worker[]> {
   const { config } = o;
@@ -68,13 +83,9 @@ export async function createRemediationWorkers(o: RemediationWorkerOptions): Pro
   const audit = jetStreamAudit(o.nc.jetstream());
   const slackQueue = slackTaskQueue(config.temporal.taskQueue);
   const deleteQueue = slackDeleteTaskQueue(config.temporal.taskQueue);
-  const dataConverter = dataConverterFor(o.codec);
+  const shared = sharedOptions(o.connection, config, dataConverterFor(o.codec), true);
   const main = await Worker.create({
-    connection: o.connection,
-    dataConverter,
-    namespace: config.temporal.namespace,
-    shutdownGraceTime: SHUTDOWN_GRACE,
-    ...deploymentOptions(config),
+    ...shared,
     taskQueue: config.temporal.taskQueue,
     activities: createActivities({
       audit,
@@ -90,22 +101,14 @@ export async function createRemediationWorkers(o: RemediationWorkerOptions): Pro
     digestIntervalMs: config.slack.digestIntervalMs,
   });
   const slack = await Worker.create({
-    connection: o.connection,
-    dataConverter,
-    namespace: config.temporal.namespace,
-    shutdownGraceTime: SHUTDOWN_GRACE,
-    ...deploymentOptions(config),
+    ...shared,
     taskQueue: slackQueue,
     activities: slackActivities,
     maxTaskQueueActivitiesPerSecond: config.slack.maxCallsPerSecond,
   });
   // Deletions never wait behind notifications: their own queue, pollers and fleet-wide rate (chat.delete's budget).
   const deletions = await Worker.create({
-    connection: o.connection,
-    dataConverter,
-    namespace: config.temporal.namespace,
-    shutdownGraceTime: SHUTDOWN_GRACE,
-    ...deploymentOptions(config),
+    ...shared,
     taskQueue: deleteQueue,
     activities: { deleteMessage: slackActivities.deleteMessage },
     maxTaskQueueActivitiesPerSecond: budgetOf(config.slack.budgets, 'chat.delete'),
@@ -123,11 +126,8 @@ export async function createKmsWorker(connection: NativeConnection, config: Conf
     return c;
   };
   return Worker.create({
-    connection,
-    dataConverter: dataConverterFor(codec),
-    namespace: config.temporal.namespace,
-    shutdownGraceTime: SHUTDOWN_GRACE,
-    ...deploymentOptions(config, false),
+    // Activities only, on queues of their own: they serve every build's incidents, unversioned.
+    ...sharedOptions(connection, config, dataConverterFor(codec), false),
     taskQueue: config.kms.taskQueue,
     activities: createKmsActivities(clientFor),
   });
@@ -144,11 +144,8 @@ export async function createCredentialWorker(connection: NativeConnection, confi
   // Temporal retries: the SDK's own retries off, as for KMS and Slack.
   const aws = (endpoint: string | undefined) => ({ region, maxAttempts: 1, ...(endpoint ? { endpoint } : {}) });
   return Worker.create({
-    connection,
-    dataConverter: dataConverterFor(codec),
-    namespace: config.temporal.namespace,
-    shutdownGraceTime: SHUTDOWN_GRACE,
-    ...deploymentOptions(config, false),
+    // Activities only, on queues of their own: they serve every build's incidents, unversioned.
+    ...sharedOptions(connection, config, dataConverterFor(codec), false),
     taskQueue: c.taskQueue,
     activities: createCredentialActivities({
       iam: new IAMClient(aws(c.iamEndpoint)),
