@@ -183,6 +183,11 @@ export function createCredentialActivities(c: CredentialClients) {
 
   async function revokeGithub(cred: LeakedCredential): Promise<Revocation> {
     if (cred.value.startsWith('ghs_')) return { outcome: 'not_revocable', detail: 'installation tokens (ghs_) expire within an hour; GitHub does not revoke them on request' };
+    // GitHub answers 202 whatever became of the token, so its own answer cannot say "already revoked".
+    // Ask first: a token that no longer authenticates (revoked by an earlier attempt whose answer was
+    // lost, or by its owner while the approval waited) needs nothing, and spares the hourly quota.
+    const before = await verifyGithub(cred);
+    if (before.outcome === 'invalid') return { outcome: 'already_revoked', detail: `${before.detail}: nothing left to revoke` };
     const res = await http(github('credentials/revoke'), { method: 'POST', headers: { ...githubHeaders, 'content-type': 'application/json' }, body: JSON.stringify({ credentials: [cred.value] }) }, 'GitHub POST /credentials/revoke');
     const text = await res.text().catch(() => '');
     if (res.status === 202 || res.status === 200 || res.status === 204) return { outcome: 'revoked', detail: 'POST /credentials/revoke 202' };

@@ -76,6 +76,9 @@ describe('credential verification and revocation', () => {
     expect(await activities.verifyCredential({ incidentId: 'i', kind: 'github-token', value: token })).toMatchObject({ outcome: 'invalid' });
     // The revocation request goes out unauthenticated, as GitHub requires.
     expect(github.calls.filter((c) => c.path === '/credentials/revoke').map((c) => c.status)).toEqual([202]);
+    // Revoking it again asks GitHub first and finds nothing to do: no second revocation request.
+    expect(await activities.revokeCredential({ incidentId: 'i', kind: 'github-token', value: token })).toMatchObject({ outcome: 'already_revoked' });
+    expect(github.calls.filter((c) => c.path === '/credentials/revoke')).toHaveLength(1);
   });
 
   it('calls a made-up GitHub token invalid', async () => {
