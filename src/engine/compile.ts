@@ -204,7 +204,13 @@ function allowTest(spec: RuleSpec): (t: AllowTarget) => string | undefined {
 
 /** `pattern` with every capturing group made non-capturing (escapes and character classes respected). */
 export function withoutCaptures(pattern: string): string {
+  return stripCaptures(pattern).pattern;
+}
+
+/** `pattern` with every capturing group made non-capturing, and how many there were. */
+export function stripCaptures(pattern: string): { pattern: string; captures: number } {
   let out = '';
+  let captures = 0;
   let inClass = false;
   for (let i = 0; i < pattern.length; i++) {
     const ch = pattern[i]!;
@@ -222,15 +228,17 @@ export function withoutCaptures(pattern: string): string {
       if (pattern[i + 1] === ']') out += pattern[++i];
     } else if (ch === '(' && pattern[i + 1] !== '?') {
       out += '(?:';
+      captures += 1;
     } else if (ch === '(') {
       const named = /^\(\?P?<[A-Za-z_][A-Za-z0-9_]*>/.exec(pattern.slice(i));
       if (named) {
         out += '(?:';
+        captures += 1;
         i += named[0].length - 1;
       } else out += ch;
     } else out += ch;
   }
-  return out;
+  return { pattern: out, captures };
 }
 
 /**
@@ -255,6 +263,7 @@ function closingParen(pattern: string, open: number): number {
   return -1;
 }
 
+
 /**
  * Whether capture group 1 is the whole of every match: the pattern is one capturing group with
  * nothing around it but inline flags and zero-width assertions (`\b(ghp_[0-9A-Za-z]{36})\b`).
@@ -272,6 +281,8 @@ export function groupIsWholeMatch(pattern: string): boolean {
  * App token's `{16,1000}` took milliseconds to locate, where the yes/no scan took microseconds.
  */
 const LARGE_BOUND = 200;
+/** RE2's largest counted repetition (https://github.com/google/re2/wiki/Syntax: `{n,m}` with n, m ≤ 1000). */
+const RE2_MAX_REPEAT = 1000;
 
 /**
  * `pattern` with every counted repetition bounded at LARGE_BOUND or more left open (`{16,1000}`
@@ -297,6 +308,10 @@ export function relaxLargeBounds(pattern: string): string | undefined {
       if (pattern[i + 1] === ']') out += pattern[++i];
     } else if (ch === '{') {
       const counted = /^\{(\d+),(\d+)\}/.exec(pattern.slice(i));
+      // Opened, a bound RE2 would refuse no longer shows: refuse it here, as RE2 would.
+      if (counted && Number(counted[2]) > RE2_MAX_REPEAT) {
+        throw new RuleCompileError('match.regex', `RE2 cannot compile ${JSON.stringify(pattern)}: bad repetition operator ${counted[0]} (at most ${RE2_MAX_REPEAT})`);
+      }
       if (counted && Number(counted[2]) >= LARGE_BOUND) {
         out += `{${counted[1]},}`;
         i += counted[0].length - 1;
@@ -424,16 +439,28 @@ function lineAround(text: string, start: number, end: number): string {
 function regexFinder(spec: RuleSpec, allowed: (t: AllowTarget) => string | undefined): { find: CompiledRule['find']; gate: Gate } {
   const m = spec.match;
   const flags = m.flags ?? '';
-  // Compiled as written first, so that a pattern RE2 rejects is reported as the rule gave it.
-  const asWritten = re2(m.regex!, `${flags}u`, 'match.regex');
-  const groups = new RE2(`${m.regex!}|`, flags).exec('')?.length ?? 1;
+  // One regex is built when the rule loads: the probe, the pattern without its groups and with its
+  // large bounds opened. RE2 builds a pattern as written with `{16,1000}` thrice in tens of
+  // milliseconds (the pack took about a second to load, most of a short `sentinel scan`), opened
+  // in a fraction of that. Opened, it matches wherever the pattern does, so it can turn texts
+  // away; bounds over RE2's limit are refused by relaxLargeBounds. The pattern as written is built
+  // on the rule's first candidate match, by the locator and the group reader. The groups are
+  // counted as they are dropped (the group-free copy must have none).
+  const stripped = stripCaptures(m.regex!);
+  const groups = stripped.captures + 1;
   const group = m.secret_group ?? (groups > 1 ? 1 : 0);
   if (group >= groups) throw new RuleCompileError('match.secret_group', `the regex has ${groups - 1} capture groups; secret_group ${group} does not exist`);
-  const groupFree = groups > 1 ? withoutCaptures(m.regex!) : m.regex!;
+  const groupFree = groups > 1 ? stripped.pattern : m.regex!;
   // RE2 answers "is there a match" with its fast automaton, stopping at the first one it sees, only
   // when asked without a position (a global regex's test() asks where the match ends): a
-  // non-global copy turns away the texts that do not match.
-  const probe = groups > 1 ? re2(groupFree, `${flags}u`, 'match.regex') : asWritten;
+  // non-global copy turns away the texts that do not match. It differs from the rule's pattern
+  // only in its groups and bounds: a pattern RE2 rejects is reported as the rule wrote it.
+  let probe: RE2;
+  try {
+    probe = new RE2(relaxLargeBounds(groupFree) ?? groupFree, `${flags}u`);
+  } catch (err) {
+    throw new RuleCompileError('match.regex', `RE2 cannot compile ${JSON.stringify(m.regex!)}: ${(err as Error).message}`);
+  }
   // RE2 finds where a match is with its fast automaton only when it need not report groups: locate
   // whole matches with a group-free copy, then take the group from the (short) match alone.
   const locator = new MatchLocator(groupFree, flags);

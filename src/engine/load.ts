@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
 import { projectRoot } from '../paths';
+import { cachedParse, rememberParse } from './parse-cache';
 import { compileRule, RuleCompileError, type CompiledRule } from './compile';
 import { ruleSet, type CompiledRules } from './engine';
 import { applyGitleaksEffects, compileGitleaksFile, idLocation, type GitleaksEffects } from './gitleaks';
@@ -62,6 +63,13 @@ export function compileRuleFile(file: string, text: string): Omit<FileRules, 'fi
 }
 
 function compileYamlFile(file: string, text: string): Omit<FileRules, 'file'> {
+  // A file parsed before is taken from the parse cache; its rules are validated and compiled all
+  // the same. Should any be refused, the YAML is read again, for the lines the problems are on.
+  const cached = cachedParse(text);
+  if (cached !== undefined) {
+    const fromCache = compileYamlData(file, cached);
+    if (fromCache.problems.length === 0) return fromCache;
+  }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -71,6 +79,14 @@ function compileYamlFile(file: string, text: string): Omit<FileRules, 'file'> {
     };
   }
   const data = doc.toJS() as unknown;
+  const compiled = compileYamlData(file, data, { doc, lines });
+  if (compiled.problems.length === 0) rememberParse(text, data);
+  return compiled;
+}
+
+/** Validates and compiles a YAML file's data; `source`, when there, gives each problem its line. */
+function compileYamlData(file: string, data: unknown, source?: { doc: Document; lines: LineCounter }): Omit<FileRules, 'file'> {
+  const lineAt = (path: (string | number)[]) => (source ? lineOf(source.doc, source.lines, path) : undefined);
   const shape = ruleFileSchema.safeParse(data);
   const problems: RuleProblem[] = [];
   const rules: CompiledRule[] = [];
@@ -81,7 +97,7 @@ function compileYamlFile(file: string, text: string): Omit<FileRules, 'file'> {
     if (!Array.isArray(rulesList)) {
       return {
         rules: [],
-        problems: shape.error.issues.map((i) => ({ file, line: lineOf(doc, lines, i.path as (string | number)[]), field: i.path.join('.'), message: i.message })),
+        problems: shape.error.issues.map((i) => ({ file, line: lineAt(i.path as (string | number)[]), field: i.path.join('.'), message: i.message })),
       };
     }
   }
@@ -89,7 +105,7 @@ function compileYamlFile(file: string, text: string): Omit<FileRules, 'file'> {
   /** A problem at `path` under rules[index], with its line in the file. */
   const problemAt = (index: number, path: (string | number)[], message: string) => {
     const full = ['rules', index, ...path];
-    problems.push({ file, line: lineOf(doc, lines, full), field: full.join('.'), message });
+    problems.push({ file, line: lineAt(full), field: full.join('.'), message });
   };
   /** Validates one rule with `schema` and compiles it into `into`; each refusal becomes a problem at its field. */
   const accept = <S, R>(

@@ -5,10 +5,13 @@
  */
 import RE2 from 're2';
 import { describe, expect, it } from 'vitest';
-import { compileRule, groupIsWholeMatch, relaxLargeBounds, subject } from '../../src/engine/compile';
+import { join } from 'node:path';
+import { compileRule, groupIsWholeMatch, relaxLargeBounds, stripCaptures, subject } from '../../src/engine/compile';
 import { evaluate, ruleSet } from '../../src/engine/engine';
+import { loadRules } from '../../src/engine/load';
 import { ruleSchema } from '../../src/engine/schema';
 import type { ChatEvent } from '../../src/engine/types';
+import { projectRoot } from '../../src/paths';
 
 const rule = (spec: Record<string, unknown>) => compileRule(ruleSchema.parse({ category: 'policy', severity: 'high', actions: ['notify'], ...spec }), 'test');
 const event = (text: string): ChatEvent => ({ source: 'slack', team: 'T1', channel: 'C1', user: 'U1', ts: '1.1', eventType: 'message', text });
@@ -38,6 +41,24 @@ describe('locating matches', () => {
   it('relaxes only large counted repetitions, outside character classes and escapes', () => {
     expect(relaxLargeBounds('a{16,1000}b{2,8}[x{1,999}]\\{1,500}')).toBe('a{16,}b{2,8}[x{1,999}]\\{1,500}');
     expect(relaxLargeBounds('a{2,8}')).toBeUndefined();
+  });
+
+  it('counts capture groups as RE2 does, for every pattern of the shipped pack and some awkward ones', () => {
+    const patterns = [
+      ...loadRules(join(projectRoot, 'rules')).active.flatMap((r) => (r.spec.match.regex ? [{ regex: r.spec.match.regex, flags: r.spec.match.flags ?? '' }] : [])),
+      ...['a(b)c', '(?:x)(?i)(y)', '(?P<n>a)(?<m>b)', '[(]\\((x)', '[]()](a)', '[^](](b)', '(a(b(c)))', '(?i:(d))'].map((regex) => ({ regex, flags: '' })),
+    ];
+    expect(patterns.length).toBeGreaterThan(300);
+    for (const { regex, flags } of patterns) {
+      const re2Count = (new RE2(`${regex}|`, `${flags}u`).exec('')?.length ?? 1) - 1;
+      expect({ regex, captures: stripCaptures(regex).captures }).toEqual({ regex, captures: re2Count });
+    }
+  });
+
+  it('refuses at load a bound RE2 would refuse, although only the opened pattern is compiled then', () => {
+    expect(() => relaxLargeBounds('x{16,1001}')).toThrow(/bad repetition operator \{16,1001\} \(at most 1000\)/);
+    expect(() => rule({ id: 'b', description: 'b', match: { regex: 'tok_[a-z]{4,5000}', anchors: ['tok_'] } })).toThrow(/RE2 cannot compile/);
+    expect(() => rule({ id: 'u', description: 'u', match: { regex: 'tok_([a-z]{4,300}', anchors: ['tok_'] } })).toThrow(/RE2 cannot compile "tok_\(\[a-z\]\{4,300\}"/);
   });
 
   it('find the same leftmost matches with large bounds as RE2 does alone, overlapping candidates and all', () => {
