@@ -5,18 +5,25 @@
  * has passed and leave together, so a burst costs a handful of posts instead of one per incident
  * (and stays within chat.postMessage's one message per second per channel).
  */
+import type { OperatorControl } from '../contract';
+import { digestBlocks, incidentBlocks, type Block } from './summary-blocks';
 
 export interface Notice {
   /** Its idempotency key: a retried notice is recognised by it (notice ledger, message metadata). */
   key: string;
   text: string;
+  /** An incident summary's buttons (Block Kit): the incident and its controls. */
+  controls?: { incidentId: string; controls: OperatorControl[] };
 }
 
-/** Posts one message carrying `keys`; answers its ts. */
-export type PostDigest = (channel: string, text: string, keys: string[]) => Promise<string>;
+/** Posts one message carrying `keys`, with `blocks` when it has any; answers its ts. */
+export type PostDigest = (channel: string, text: string, keys: string[], blocks?: Block[]) => Promise<string>;
 
 /** The text of a message carrying several notices (one notice goes out as its own text). */
 export type ComposeDigest = (notices: Notice[]) => string;
+
+/** The Block Kit blocks of a message carrying `notices` (one or several); undefined: text only. */
+export type ComposeBlocks = (notices: Notice[]) => Block[] | undefined;
 
 interface Waiting {
   notice: Notice;
@@ -36,6 +43,8 @@ export interface BatcherOptions {
   intervalMs: number;
   /** At most this many notices per message (Slack caps a message's length); default 20. */
   maxPerMessage?: number;
+  /** Blocks of a message, beside its text (security summaries with buttons); default none. */
+  composeBlocks?: ComposeBlocks;
   now?: () => number;
 }
 
@@ -55,7 +64,10 @@ export class NoticeBatcher {
 
   /** Sends `notice` to `channel`, alone or with others; resolves with the ts of the message that carried it. */
   send(channel: string, notice: Notice): Promise<string> {
-    if (this.o.intervalMs <= 0) return this.post(channel, notice.text, [notice.key]);
+    if (this.o.intervalMs <= 0) {
+      const blocks = this.o.composeBlocks?.([notice]);
+      return this.post(channel, notice.text, [notice.key], ...(blocks ? [blocks] : []));
+    }
     let lane = this.lanes.get(channel);
     if (!lane) {
       this.prune();
@@ -83,7 +95,8 @@ export class NoticeBatcher {
     lane.lastPostAt = this.now();
     const notices = batch.map((w) => w.notice);
     try {
-      const ts = await this.post(channel, notices.length === 1 ? notices[0]!.text : this.compose(notices), notices.map((n) => n.key));
+      const blocks = this.o.composeBlocks?.(notices);
+      const ts = await this.post(channel, notices.length === 1 ? notices[0]!.text : this.compose(notices), notices.map((n) => n.key), ...(blocks ? [blocks] : []));
       for (const w of batch) w.resolve(ts);
     } catch (err) {
       // Each waiting activity fails and is retried by Temporal on its own; a retry joins a later message.
@@ -111,7 +124,21 @@ export function composeUserDigest(notices: Notice[]): string {
   return `${notices.length} of your recent messages contained secrets or personal data and were removed:\n${lines.join('\n')}`;
 }
 
+function securityDigestHeader(count: number): string {
+  return `:rotating_light: ${count} Sentinel incidents in the last few seconds:`;
+}
+
 /** The security channel's digest: each incident's summary, one after another. */
 export function composeSecurityDigest(notices: Notice[]): string {
-  return `:rotating_light: ${notices.length} Sentinel incidents in the last few seconds:\n\n${notices.map((n) => n.text).join('\n\n')}`;
+  return `${securityDigestHeader(notices.length)}\n\n${notices.map((n) => n.text).join('\n\n')}`;
+}
+
+/**
+ * The security channel's blocks: each incident's summary with its buttons (a digest under one
+ * header); undefined when none of the notices has controls (escalations, summaries of old incidents).
+ */
+export function composeSecurityBlocks(notices: Notice[]): Block[] | undefined {
+  if (!notices.some((n) => n.controls)) return undefined;
+  const controlled = notices.map((n) => ({ incidentId: n.controls?.incidentId ?? '', controls: n.controls?.controls ?? [], text: n.text }));
+  return notices.length === 1 ? incidentBlocks(controlled[0]!) : digestBlocks(securityDigestHeader(notices.length), controlled);
 }

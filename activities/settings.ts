@@ -3,7 +3,7 @@ import type { InternalActivities, RemediationSettings } from '../contract';
 
 /** What the worker's configuration says about remediation (src/config.ts reads it from the environment). */
 export interface SettingsDeps {
-  remediation: Pick<RemediationSettings, 'notifyMode' | 'securityChannel' | 'approvalTimeout' | 'approvalDefault'>;
+  remediation: Pick<RemediationSettings, 'notifyMode' | 'securityChannel' | 'approvalTimeout' | 'approvalDefault'> & { quarantineRetentionMs?: number };
   kms: { action: RemediationSettings['kmsAction']; pendingDays: number; taskQueue: string; channelKeys: Record<string, string> };
   /** The task queues the workflow sends Slack work to: deletions, and everything else. */
   slackTaskQueue: string;
@@ -28,6 +28,7 @@ export function createSettingsActivities(d: SettingsDeps) {
         slackDeleteTaskQueue: d.slackDeleteTaskQueue,
         kmsTaskQueue: d.kms.taskQueue,
         ...(d.credentialsTaskQueue ? { credentialsTaskQueue: d.credentialsTaskQueue } : {}),
+        ...(d.remediation.quarantineRetentionMs !== undefined ? { quarantineRetentionMs: d.remediation.quarantineRetentionMs } : {}),
       };
     },
   } satisfies Pick<InternalActivities, 'remediationSettings'>;

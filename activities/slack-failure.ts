@@ -42,6 +42,8 @@ export const PERMANENT_SLACK_ERRORS: ReadonlySet<string> = new Set([
   'token_revoked',
   'token_expired',
   'cant_delete_message',
+  'cant_update_message',
+  'edit_window_closed',
   'compliance_exports_prevent_deletion',
   'user_not_found',
   'users_not_found',

@@ -8,7 +8,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { ErrorCode, type WebClient } from '@slack/web-api';
 import { FailureType, notifyKey, type MessageRef, type PostOutcome, type SlackActivities } from '../contract';
 import type { AuditWriter } from './audit';
-import { composeSecurityDigest, composeUserDigest, NoticeBatcher } from './notice-batcher';
+import { composeSecurityBlocks, composeSecurityDigest, composeUserDigest, NoticeBatcher, type Notice } from './notice-batcher';
+import { MAX_INCIDENTS_PER_MESSAGE, type Block } from './summary-blocks';
 import type { NoticeLedger } from './notice-ledger';
 import { activityMetrics } from './metrics';
 import { BudgetExceeded, SlackBudgets } from './slack-budget';
@@ -102,15 +103,20 @@ export function createSlackActivities(slack: SlackClients, ledger: NoticeLedger,
     return id;
   }
 
-  /** Posts a message that carries the idempotency keys of every notice in it (message metadata). */
-  async function postMessage(channel: string, text: string, keys: string[]): Promise<string> {
-    const r = await call('chat.postMessage', () => bot().chat.postMessage({ channel, text, metadata: { event_type: METADATA_TYPE, event_payload: { key: keys[0]!, keys: keys.join(' ') } } }));
+  /**
+   * Posts a message that carries the idempotency keys of every notice in it (message metadata);
+   * with `blocks`, `text` is the fallback notifications show (https://api.slack.com/methods/chat.postMessage).
+   */
+  async function postMessage(channel: string, text: string, keys: string[], blocks?: Block[]): Promise<string> {
+    const metadata = { event_type: METADATA_TYPE, event_payload: { key: keys[0]!, keys: keys.join(' ') } };
+    const r = await call('chat.postMessage', () => bot().chat.postMessage({ channel, text, metadata, ...(blocks ? { blocks } : {}) }));
     return r.ts ?? '';
   }
 
   const interval = { intervalMs: options.digestIntervalMs ?? 0 };
   const userDigests = new NoticeBatcher(postMessage, composeUserDigest, interval);
-  const securityDigests = new NoticeBatcher(postMessage, composeSecurityDigest, interval);
+  // A digest's blocks stay within Slack's 50 per message: a header and two per incident.
+  const securityDigests = new NoticeBatcher(postMessage, composeSecurityDigest, { ...interval, composeBlocks: composeSecurityBlocks, maxPerMessage: Math.min(20, MAX_INCIDENTS_PER_MESSAGE) });
 
   /** The post carrying `key` in `channel` since `sinceMs`, read page by page: by time, not by a count of recent messages. */
   async function findPost(channel: string, key: string, sinceMs: number): Promise<string | undefined> {
@@ -130,7 +136,7 @@ export function createSlackActivities(slack: SlackClients, ledger: NoticeLedger,
    * before the post and the outcome after; only a retry that finds an intent without an outcome (a
    * worker died in between) reads the channel, from the intent's time on, to see whether it went out.
    */
-  async function postOnce(channel: string, text: string, key: string, digest?: NoticeBatcher): Promise<PostOutcome> {
+  async function postOnce(channel: string, text: string, key: string, digest?: NoticeBatcher, controls?: Notice['controls']): Promise<PostOutcome> {
     const record = await ledger.get(key);
     if (record?.state === 'posted') return 'already_posted';
     if (record?.state === 'intent') {
@@ -144,7 +150,8 @@ export function createSlackActivities(slack: SlackClients, ledger: NoticeLedger,
     }
     let ts: string;
     try {
-      ts = digest ? await digest.send(channel, { key, text }) : await postMessage(channel, text, [key]);
+      const blocks = controls ? composeSecurityBlocks([{ key, text, controls }]) : undefined;
+      ts = digest ? await digest.send(channel, { key, text, ...(controls ? { controls } : {}) }) : await postMessage(channel, text, [key], blocks);
     } catch (err) {
       // Slack answered with a refusal (or the call never left): nothing was posted, so the retry need not look.
       if (certainlyNotPosted(err)) await ledger.clear(key).catch(() => undefined);
@@ -180,6 +187,34 @@ export function createSlackActivities(slack: SlackClients, ledger: NoticeLedger,
       }
     },
 
+    /**
+     * Replaces the message's text with the admin token (https://api.slack.com/methods/chat.update,
+     * Tier 3). Editing the same text again is harmless, so a retry needs no ledger. A message gone
+     * has nothing left to hide; an edit Slack refuses (cant_update_message: the token may not edit
+     * this author's messages; edit_window_closed: the workspace's edit window) deletes it instead.
+     */
+    async updateMessage(u) {
+      try {
+        await call('chat.update', () => slack.admin.chat.update({ channel: u.channel, ts: u.ts, text: u.text }));
+        return 'updated';
+      } catch (err) {
+        const code = slackErrorCode(err);
+        if (code === 'message_not_found') return 'already_gone';
+        if (code !== 'cant_update_message' && code !== 'edit_window_closed') {
+          await auditAttempt(audit, u.incidentId, u.step, err);
+          throw slackFailure(err, 'chat.update');
+        }
+      }
+      try {
+        await call('chat.delete', () => slack.admin.chat.delete({ channel: u.channel, ts: u.ts }));
+        return 'deleted_instead';
+      } catch (err) {
+        if (slackErrorCode(err) === 'message_not_found') return 'already_gone';
+        await auditAttempt(audit, u.incidentId, u.step, err);
+        throw slackFailure(err, 'chat.delete (the edit was refused)');
+      }
+    },
+
     async notifyUser(n) {
       try {
         const key = notifyKey(n.incidentId);
@@ -193,7 +228,8 @@ export function createSlackActivities(slack: SlackClients, ledger: NoticeLedger,
 
     async postSecurityNotice(n) {
       try {
-        return await postOnce(n.channel, n.text, n.key, n.digest ? securityDigests : undefined);
+        const controls = n.controls?.length ? { incidentId: n.incidentId, controls: n.controls } : undefined;
+        return await postOnce(n.channel, n.text, n.key, n.digest ? securityDigests : undefined, controls);
       } catch (err) {
         await auditAttempt(audit, n.incidentId, n.key.split('#').pop() ?? 'notice', err);
         throw slackFailure(err, 'chat.postMessage');

@@ -393,7 +393,8 @@ async function main(): Promise<number> {
     const status = await within(3000, sim.status()).catch(() => undefined);
     const chat = await within(3000, nc.jetstreamManager().then((j) => j.consumers.info(CHAT_STREAM, DETECTOR_CONSUMER))).catch(() => undefined);
     const running = await within(10_000, listIncidents(client, `${INCIDENT_QUERY} AND ExecutionStatus = 'Running'`)).catch(() => undefined);
-    const moving = running?.filter((r) => r.sentinelStatus !== 'needs_attention' && r.sentinelStatus !== 'awaiting_approval');
+    // Incidents waiting for an operator (an approval, a quarantine review, a retry) are not moving.
+    const moving = running?.filter((r) => r.sentinelStatus !== 'needs_attention' && r.sentinelStatus !== 'awaiting_approval' && r.sentinelStatus !== 'awaiting_review');
     const stuck = running ? running.length - moving!.length : 0;
     const parts = [
       status ? `${status.deliveriesInFlight} Events API deliveries and ${status.socketUnacked} Socket Mode envelopes in flight` : 'simulator status unknown',

@@ -4,6 +4,7 @@
  * file is what lets workflows/ import nothing from activities/ or src/.
  */
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/common';
+import type { OperatorControl } from './controls';
 import { FailureType } from './failures';
 import type { AuditRecord, Offense, RemediationSettings } from './types';
 
@@ -19,14 +20,37 @@ export type PostOutcome = 'posted' | 'already_posted';
 export interface SlackActivities {
   /** Deletes the message; a message already gone counts as deleted. */
   deleteMessage(ref: MessageRef & { incidentId?: string }): Promise<'deleted' | 'already_gone'>;
+  /**
+   * Replaces the message's text with the admin token (redact, tombstone; `step` names which in the
+   * trail of attempts). A message already gone counts as done; an edit Slack refuses
+   * (cant_update_message, edit_window_closed) deletes the message instead: the leak stops either way.
+   */
+  updateMessage(u: MessageRef & { incidentId: string; text: string; step: string }): Promise<'updated' | 'already_gone' | 'deleted_instead'>;
   /** Tells the author why: a direct message (once per incident; several close in time share one) or an ephemeral note in the channel. */
   notifyUser(n: { incidentId: string; user: string; channel: string; text: string; mode: 'dm' | 'ephemeral' }): Promise<PostOutcome>;
-  /** Posts to the security channel (summaries, escalations), once per key; `digest`: may share a message with others close in time. */
-  postSecurityNotice(n: { incidentId: string; channel: string; text: string; key: string; digest?: boolean }): Promise<PostOutcome>;
+  /**
+   * Posts to the security channel (summaries, escalations), once per key; `digest`: may share a
+   * message with others close in time; `controls`: the incident's buttons (Block Kit), under its text.
+   */
+  postSecurityNotice(n: { incidentId: string; channel: string; text: string; key: string; digest?: boolean; controls?: OperatorControl[] }): Promise<PostOutcome>;
   /** A direct message (an offender's firmer warning, their manager), once per key. */
   directMessage(n: { user: string; text: string; key: string }): Promise<PostOutcome>;
   /** The user's manager, when the directory knows one. */
   managerOf(user: string): Promise<string | undefined>;
+}
+
+/**
+ * A quarantined message's review, on the Slack task queue: the sealed copy (stream QUARANTINE, written
+ * by the detector before the incident started) is opened only inside restoreQuarantined.
+ */
+export interface QuarantineActivities {
+  /**
+   * Re-posts the message in its channel with attribution to the reviewer `by`, once (the notice
+   * ledger), then deletes the sealed copy. `gone`: no copy left (discarded or expired) and never restored.
+   */
+  restoreQuarantined(r: { incidentId: string; by: string }): Promise<{ outcome: 'restored' | 'already_restored' | 'gone'; detail: string }>;
+  /** Deletes the sealed copy; `already_gone` when there is none. */
+  discardQuarantined(r: { incidentId: string }): Promise<'discarded' | 'already_gone'>;
 }
 
 /** Activities of the KMS task queue, whose workers alone hold KMS credentials. */

@@ -14,6 +14,8 @@ export const FailureType = {
   CredentialPermanent: 'CredentialPermanent',
   /** A credential's provider or the network failed for now (5xx, throttling, timeout): retried with backoff. */
   CredentialTransient: 'CredentialTransient',
+  /** A quarantined copy that cannot be opened (a codec key no longer configured, a copy not this incident's): an operator must act. */
+  QuarantinePermanent: 'QuarantinePermanent',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

@@ -49,3 +49,16 @@ export function auditRecordId(workflowId: string, seq: number | string, chain?: 
 export function notifyKey(incidentId: string): string {
   return `${incidentId}#notify`;
 }
+
+/** The stream of quarantined messages' sealed copies (one per incident, kept for review). */
+export const QUARANTINE_STREAM = 'QUARANTINE';
+
+/** The subject of a quarantined message's sealed copy: quarantine.<incident id with / replaced by .>. */
+export function quarantineSubject(incidentId: string): string {
+  return `quarantine.${incidentId.replaceAll('/', '.')}`;
+}
+
+/** The idempotency key of a quarantined message's re-post after review. */
+export function restoreKey(incidentId: string): string {
+  return `${incidentId}#restore`;
+}

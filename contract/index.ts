@@ -7,3 +7,4 @@ export * from './types';
 export * from './kms';
 export * from './slack-limits';
 export * from './credentials';
+export * from './controls';

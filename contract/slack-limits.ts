@@ -2,13 +2,14 @@
  * Slack's rate limits per Web API method, as Sentinel budgets them. Slack limits each method per
  * workspace in tiers (Tier 2 ≈ 20/min, Tier 3 ≈ 50/min, Tier 4 ≈ 100/min) and chat.postMessage to
  * about one message per second per channel: https://api.slack.com/apis/rate-limits and each method's
- * page (chat.delete, conversations.open, conversations.history: Tier 3; users.info, chat.postEphemeral:
+ * page (chat.delete, chat.update, conversations.open, conversations.history: Tier 3; users.info, chat.postEphemeral:
  * Tier 4). The defaults below are those published figures; the dev stack's simulator is faster.
  */
 
 /** Calls per second Sentinel allows itself per method, unless configured otherwise. */
 export const SLACK_DEFAULT_BUDGETS: Readonly<Record<string, number>> = {
   'chat.delete': 50 / 60,
+  'chat.update': 50 / 60,
   'chat.postMessage': 60 / 60,
   'chat.postEphemeral': 100 / 60,
   'conversations.open': 50 / 60,

@@ -9,9 +9,15 @@ export type Category = 'secret' | 'pii' | 'policy' | 'behavior';
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
 /**
  * What a finding asks of its incident. `revoke_credential`: disable the leaked credential itself
- * with its provider (AWS access key, Slack or GitHub token) once verified live.
+ * with its provider (AWS access key, Slack or GitHub token) once verified live. The removals
+ * (REMOVAL_ACTIONS, at most one per rule): `delete` the message; `redact` it (replaced by its text
+ * with every match redacted); `tombstone` it (replaced by a notice); `quarantine` it (deleted, an
+ * encrypted copy kept until an operator restores or discards it).
  */
-export type Action = 'delete' | 'notify' | 'revoke_kms' | 'revoke_credential' | 'escalate' | 'none';
+export type Action = 'delete' | 'redact' | 'tombstone' | 'quarantine' | 'notify' | 'revoke_kms' | 'revoke_credential' | 'escalate' | 'none';
+
+/** The actions that take the message out of sight; a rule names at most one. */
+export const REMOVAL_ACTIONS: readonly Action[] = ['delete', 'redact', 'tombstone', 'quarantine'];
 
 export interface IncidentInput {
   incidentId: string;
@@ -48,6 +54,12 @@ export interface IncidentInput {
    * in state, search attributes, audit records or logs.
    */
   credential?: LeakedCredential;
+  /**
+   * For rules that redact: the message's text with every match redacted and other token-like words
+   * masked (the excerpt's style, whole message), at most REDACTED_TEXT_MAX characters with a note of
+   * what was cut. Never the matched text.
+   */
+  redactedText?: string;
   /** The events of a stateful rule's match (sequence steps or threshold events), in event-time order: coordinates only. */
   steps?: StepRef[];
   /**
@@ -70,16 +82,19 @@ export interface StepRef {
   eventTime: number;
 }
 
+/** The longest redacted text an incident carries (Slack shows about 4,000 characters of a message before "Show more"). */
+export const REDACTED_TEXT_MAX = 4000;
+
 /**
  * Where an incident stands (the SentinelStatus search attribute): `open` (started, not yet at work),
- * `remediating`, `awaiting_approval` (a KMS revocation waits for an operator), `needs_attention` (a
- * step failed for good: an operator retries or dismisses), and the two closed ones, `resolved` and
- * `dismissed`.
+ * `remediating`, `awaiting_approval` (a KMS revocation waits for an operator), `awaiting_review` (a
+ * quarantined message waits for an operator's restore or discard), `needs_attention` (a step failed
+ * for good: an operator retries or dismisses), and the two closed ones, `resolved` and `dismissed`.
  */
-export type IncidentStatus = 'open' | 'remediating' | 'awaiting_approval' | 'resolved' | 'dismissed' | 'needs_attention';
+export type IncidentStatus = 'open' | 'remediating' | 'awaiting_approval' | 'awaiting_review' | 'resolved' | 'dismissed' | 'needs_attention';
 
 /** The statuses, in the order an operator meets them; the README's table lists the same. */
-export const INCIDENT_STATUSES: readonly IncidentStatus[] = ['open', 'remediating', 'awaiting_approval', 'needs_attention', 'resolved', 'dismissed'];
+export const INCIDENT_STATUSES: readonly IncidentStatus[] = ['open', 'remediating', 'awaiting_approval', 'awaiting_review', 'needs_attention', 'resolved', 'dismissed'];
 
 export interface StepRecord {
   step: string;
@@ -107,6 +122,11 @@ export interface IncidentState {
   credential?: { kind: CredentialKind; outcome: Liveness; principal?: string; revocable: boolean; detail: string };
   /** The rule's severity, raised one level when the leaked credential was verified live. */
   severity?: Severity;
+  /**
+   * A quarantined message's review: `pending` until an operator restores or discards it, `expired`
+   * when nobody did within the quarantine retention (the copy is then discarded).
+   */
+  review?: { decision: 'pending' | 'restore' | 'discard' | 'expired'; by?: string; at?: string; reason?: string };
   /** Side effects that failed without stopping the incident (an escalation notice Slack refused). */
   warnings?: { step: string; reason: string; at: string }[];
 }
@@ -137,6 +157,11 @@ export interface RemediationSettings {
    * ever queues ahead of a delete. Absent in settings recorded before it existed: the Slack queue then.
    */
   slackDeleteTaskQueue?: string;
+  /**
+   * How long a quarantined message's sealed copy is kept for review (SENTINEL_QUARANTINE_RETENTION),
+   * counted from detection: past it the incident counts it as discarded. Absent before quarantine existed.
+   */
+  quarantineRetentionMs?: number;
 }
 
 /** One line of the audit trail: a decision or an action outcome. Never secret text. */

@@ -62,6 +62,14 @@ const schema = z.object({
   BRIDGE_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** Largest Events API request accepted, in bytes; default 1048576. */
   BRIDGE_MAX_BODY_BYTES: positiveInt.default(1 << 20),
+  /**
+   * Who may act on incidents from Slack (summary buttons, /sentinel): user ids (U…, W…) and user-group
+   * ids (S…), comma separated. Unset: nobody; every click and command is refused (and audited).
+   */
+  SENTINEL_OPERATORS: z
+    .string()
+    .regex(/^\s*[UWS][A-Z0-9]{2,}\s*(,\s*[UWS][A-Z0-9]{2,}\s*)*$/, 'Slack user ids (U…, W…) and user-group ids (S…), comma separated, e.g. U0123ABCD,S0456EFGH')
+    .optional(),
   /** dm (default): tell the author in a direct message; ephemeral: in the channel, visible to them only. */
   SENTINEL_NOTIFY_MODE: z.enum(['dm', 'ephemeral']).default('dm'),
   /** Channel id for incident summaries and escalations; none: no summaries. */
@@ -115,6 +123,12 @@ const schema = z.object({
   SENTINEL_APPROVAL_TIMEOUT: z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 30m, 24h, 2d').default('24h'),
   /** What happens when no one decides in time: reject (default, the key stays enabled) or approve. */
   SENTINEL_APPROVAL_DEFAULT: z.enum(['reject', 'approve']).default('reject'),
+  /**
+   * How long a quarantined message's sealed copy waits for an operator's restore or discard, from
+   * detection; past it the incident counts it as discarded. Also the QUARANTINE stream's max_age
+   * (plus an hour). Default 30d.
+   */
+  SENTINEL_QUARANTINE_RETENTION: z.string().regex(/^\d+(s|m|h|d)$/, 'a duration such as 12h, 7d or 30d').default('30d'),
   /** Repeat-offender levels: count/window=action, comma separated. Actions: warn, notify_security, access_review. */
   SENTINEL_ESCALATION: z
     .string()
@@ -181,12 +195,15 @@ export interface Config {
     budgets: Record<string, number>;
     digestIntervalMs: number;
   };
-  bridge: { signingSecret: string | undefined; appToken: string | undefined; host: string; port: number; maxBodyBytes: number };
+  /** `operators`: SENTINEL_OPERATORS as ids (users and user groups); empty: nobody may act from Slack. */
+  bridge: { signingSecret: string | undefined; appToken: string | undefined; host: string; port: number; maxBodyBytes: number; operators: string[] };
   remediation: {
     notifyMode: 'dm' | 'ephemeral';
     securityChannel: string | undefined;
     approvalTimeout: string;
     approvalDefault: 'reject' | 'approve';
+    /** SENTINEL_QUARANTINE_RETENTION in milliseconds. */
+    quarantineRetentionMs: number;
     escalation: EscalationLevel[];
   };
   kms: {
@@ -264,12 +281,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       budgets: parseSlackBudgets(e.SLACK_RATE_LIMITS),
       digestIntervalMs: durationMs(e.SLACK_DIGEST_INTERVAL),
     },
-    bridge: { signingSecret: e.SLACK_SIGNING_SECRET, appToken: e.SLACK_APP_TOKEN, host: e.BRIDGE_HOST, port: e.BRIDGE_PORT, maxBodyBytes: e.BRIDGE_MAX_BODY_BYTES },
+    bridge: {
+      signingSecret: e.SLACK_SIGNING_SECRET,
+      appToken: e.SLACK_APP_TOKEN,
+      host: e.BRIDGE_HOST,
+      port: e.BRIDGE_PORT,
+      maxBodyBytes: e.BRIDGE_MAX_BODY_BYTES,
+      operators: (e.SENTINEL_OPERATORS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    },
     remediation: {
       notifyMode: e.SENTINEL_NOTIFY_MODE,
       securityChannel: e.SENTINEL_SECURITY_CHANNEL,
       approvalTimeout: e.SENTINEL_APPROVAL_TIMEOUT,
       approvalDefault: e.SENTINEL_APPROVAL_DEFAULT,
+      quarantineRetentionMs: e.SENTINEL_QUARANTINE_RETENTION.endsWith('d') ? Number(e.SENTINEL_QUARANTINE_RETENTION.slice(0, -1)) * 86_400_000 : durationMs(e.SENTINEL_QUARANTINE_RETENTION),
       escalation: e.SENTINEL_ESCALATION.split(',')
         .map((l) => {
           const [, count, window, action] = /^(\d+)\/([^=]+)=(.+)$/.exec(l)!;

@@ -1,16 +1,19 @@
 /**
- * Sentinel in one process: workers (remediation, Slack, KMS) and a detector sharing connections.
- * The demo and the end-to-end tests run it this way; production runs each part as its own process.
+ * Sentinel in one process: workers (remediation, Slack, KMS), a detector publishing facts and a
+ * correlator matching the stateful rules over them, sharing connections. The demo and the
+ * end-to-end tests run it this way; production runs each part as its own process.
  */
 import type { Client } from '@temporalio/client';
 import type { Worker, WorkerOptions } from '@temporalio/worker';
 import type { NatsConnection } from 'nats';
 import type { Config } from './config';
+import { emptyStatefulSet } from './correlate/model';
+import { Correlator } from './correlator/correlator';
 import { Detector, type DetectorOptions } from './detector/detector';
 import type { CompiledRules } from './engine/engine';
 import type { Logger } from './log';
 import { connectNats } from './nats/connect';
-import { ensureChatStreams } from './nats/streams';
+import { ensureChatStreams, ensureFactsStream } from './nats/streams';
 import { fingerprinterFrom } from './crypto/fingerprint';
 import { connectClient, connectWorker } from './temporal/client';
 import { codecFrom } from './temporal/data-converter';
@@ -23,6 +26,7 @@ export interface PipelineOptions {
   /** Runs before the detector starts consuming (tests reset streams here). */
   beforeDetect?: (nc: NatsConnection) => Promise<void>;
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Told about every incident start, the detector's and the correlator's (stateful rules) alike. */
   onIncident?: DetectorOptions['onIncident'];
 }
 
@@ -31,7 +35,9 @@ export interface Pipeline {
   client: Client;
   workers: Worker[];
   detector: Detector;
-  /** Stops the detector, then the workers, then the connections. */
+  /** Owns every FACTS partition: the stateful rules of `rules().stateful`. */
+  correlator: Correlator;
+  /** Stops the detector and the correlator, then the workers, then the connections. */
   stop(): Promise<void>;
 }
 
@@ -43,6 +49,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   const nc = await connectNats(config.nats, 'sentinel');
   await o.beforeDetect?.(nc);
   await ensureChatStreams(await nc.jetstreamManager());
+  await ensureFactsStream(await nc.jetstreamManager());
   const client = await connectClient(config.temporal, codec);
   const detector = new Detector({
     nc,
@@ -55,6 +62,17 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     decodeDepth: config.detector.decodeDepth,
     ...(o.onIncident ? { onIncident: o.onIncident } : {}),
     skipPreflight: true,
+    facts: { partitions: config.stateful.partitions, kmsChannels: new Set(Object.keys(config.kms.channelKeys)) },
+  });
+  const correlator = new Correlator({
+    nc,
+    temporal: client,
+    taskQueue: config.temporal.taskQueue,
+    rules: () => o.rules().stateful ?? emptyStatefulSet,
+    log: o.log,
+    partitions: config.stateful.partitions,
+    latenessMs: config.stateful.latenessMs,
+    ...(o.onIncident ? { onIncident: o.onIncident } : {}),
   });
   // Before any worker polls: a namespace incidents cannot start in is a setup error, not a run-time one.
   await detector.preflight();
@@ -66,14 +84,16 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   ];
   const workerRuns = workers.map((w) => w.run());
   const detectorRun = detector.run();
+  const correlatorRun = correlator.run();
   return {
     nc,
     client,
     workers,
     detector,
+    correlator,
     async stop() {
-      await detector.stop();
-      await detectorRun;
+      await Promise.all([detector.stop(), correlator.stop()]);
+      await Promise.all([detectorRun, correlatorRun]);
       for (const w of workers) w.shutdown();
       await Promise.all(workerRuns);
       await connection.close();

@@ -195,6 +195,10 @@ describe('deployment files', () => {
       expect.arrayContaining(['message.channels', 'message.groups', 'message.im', 'message.mpim', 'file_shared', 'file_public', 'file_change']),
     );
     expect(m.settings.socket_mode_enabled).toBe(true);
+    // The operator's loop: summary buttons, /sentinel, operators named by user group.
+    expect(m.settings.interactivity.is_enabled).toBe(true);
+    expect(m.features.slash_commands.map((c: any) => c.command)).toEqual(['/sentinel']);
+    expect(m.oauth_config.scopes.bot).toEqual(expect.arrayContaining(['commands', 'usergroups:read']));
     // Every event type the normalizer handles has a subscription.
     const normalize = read(join(projectRoot, 'src', 'events', 'normalize.ts'));
     for (const event of ['file_shared', 'file_public', 'file_change']) if (normalize.includes(`'${event}'`)) expect(m.settings.event_subscriptions.bot_events).toContain(event);

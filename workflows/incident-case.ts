@@ -90,6 +90,12 @@ export class IncidentCase {
     this.audit({ kind: 'operator', step: this.awaiting ?? 'revoke_kms', outcome: decision === 'approve' ? 'approved' : 'rejected', actor: a.by, ...(a.reason ? { detail: a.reason } : {}) });
   }
 
+  /** An operator's decision on the quarantined message; the review step carries it out. */
+  review(decision: 'restore' | 'discard', a: OperatorAction): void {
+    this.state.review = { decision, by: a.by, at: new Date().toISOString(), ...(a.reason ? { reason: a.reason } : {}) };
+    this.audit({ kind: 'operator', step: 'review', outcome: decision === 'restore' ? 'restore_requested' : 'discard_requested', actor: a.by, ...(a.reason ? { detail: a.reason } : {}) });
+  }
+
   requestRetry(a: OperatorAction): void {
     this.retryRequested = a;
   }
@@ -108,6 +114,21 @@ export function requireActor(a: OperatorAction | undefined): void {
 
 export function requireOpen(c: IncidentCase): void {
   if (c.closed) throw new Error(`incident is already ${c.state.status}`);
+}
+
+/** A dismissal stops the incident; a quarantined message still waiting for a decision must get one first. */
+export function requireDismissable(c: IncidentCase): void {
+  requireOpen(c);
+  if (c.state.review?.decision === 'pending') throw new Error('the message is in quarantine: restore it (a false positive) or discard it first');
+}
+
+/** Restore and discard apply to a removed, quarantined message nobody has decided on yet. */
+export function requireReviewable(c: IncidentCase): void {
+  requireOpen(c);
+  const { review } = c.state;
+  if (!review) throw new Error(c.state.rule.actions.includes('quarantine') ? `nothing is in quarantine yet (status ${c.state.status})` : `rule ${c.state.rule.id} does not quarantine messages`);
+  if (review.decision === 'expired') throw new Error('the quarantined copy has expired and was discarded');
+  if (review.decision !== 'pending') throw new Error(`the quarantined message was already ${review.decision === 'restore' ? 'restored' : 'discarded'} by ${review.by}`);
 }
 
 export function requireAwaitingDecision(c: IncidentCase): void {

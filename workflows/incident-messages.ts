@@ -24,3 +24,9 @@ export const retrySignal = defineSignal<[OperatorAction]>('retry');
 /** Raise the incident to the security channel. */
 export const escalateUpdate = defineUpdate<IncidentState, [OperatorAction]>('escalate');
 export const escalateSignal = defineSignal<[OperatorAction]>('escalate');
+/** A quarantined message is fine after all: re-post it in its channel, with attribution to the reviewer. */
+export const restoreUpdate = defineUpdate<IncidentState, [OperatorAction]>('restore');
+export const restoreSignal = defineSignal<[OperatorAction]>('restore');
+/** A quarantined message is to stay removed: delete its sealed copy. */
+export const discardUpdate = defineUpdate<IncidentState, [OperatorAction]>('discard');
+export const discardSignal = defineSignal<[OperatorAction]>('discard');

@@ -4,23 +4,27 @@
  * outcome or throws the ActivityFailure of the call that failed.
  */
 import { ActivityFailure, condition, upsertSearchAttributes, type ActivityInterfaceFor } from '@temporalio/workflow';
-import { SentinelCredential, SentinelSeverity, type CredentialActivities, type IncidentInput, type IncidentState, type InternalActivities, type KmsActivities, type RemediationSettings, type Severity, type SlackActivities, type StepRecord } from '../contract';
+import { controlsFor, SentinelCredential, SentinelSeverity, type CredentialActivities, type IncidentInput, type IncidentState, type InternalActivities, type KmsActivities, type QuarantineActivities, type RemediationSettings, type Severity, type SlackActivities, type StepRecord } from '../contract';
 import type { IncidentCase } from './incident-case';
 
-export const ORDER = ['delete', 'notify', 'verify', 'summary', 'report', 'revoke_kms', 'revoke_credential'] as const;
+export const ORDER = ['delete', 'redact', 'tombstone', 'quarantine', 'notify', 'verify', 'summary', 'report', 'revoke_kms', 'revoke_credential', 'review'] as const;
 export type Step = (typeof ORDER)[number];
 
 /**
  * The steps an incident takes for its rule's actions: summary and report unless the rule asks for
  * none; verify whenever the message leaked a credential Sentinel can check (after the delete and
  * the author's notice, before the summary, which says whether it is live). Inputs without a
- * credential plan as before.
+ * credential plan as before. The removals other than delete (redact, tombstone, quarantine) and
+ * the review of a quarantined message are planned only for rules that ask for them, so incidents
+ * of other rules plan, and replay, as before.
  */
 export function planFor(actions: ReadonlySet<string>, hasCredential = false): Step[] {
   return ORDER.filter((s) => {
     if (s === 'summary' || s === 'report') return !actions.has('none');
     if (s === 'verify') return hasCredential;
     if (s === 'revoke_credential') return hasCredential && actions.has(s);
+    // A quarantined message waits, last, for an operator's restore or discard.
+    if (s === 'review') return actions.has('quarantine');
     return actions.has(s);
   });
 }
@@ -39,6 +43,8 @@ export interface StepContext {
   /** The same activities on the deletion task queue. */
   slackDelete: ActivityInterfaceFor<SlackActivities>;
   kms: ActivityInterfaceFor<KmsActivities>;
+  /** A quarantined message's restore or discard, on the Slack task queue. */
+  quarantine: ActivityInterfaceFor<QuarantineActivities>;
   /** Verify and revoke leaked credentials, on the credentials task queue. */
   credentials: ActivityInterfaceFor<CredentialActivities>;
   internal: ActivityInterfaceFor<InternalActivities>;
@@ -65,6 +71,49 @@ function credentialLine(c: NonNullable<IncidentState['credential']>): string {
   return `Whether the credential is live is unknown: ${c.detail}.`;
 }
 
+/** What a tombstoned message says instead: who removed it, under which rule, and where to look. */
+export function tombstoneText(input: IncidentInput): string {
+  return `:no_entry: This message was removed by Sentinel: ${input.rule.description}. Incident \`${input.incidentId}\`.`;
+}
+
+/** The quarantine retention when the settings predate it: SENTINEL_QUARANTINE_RETENTION's default. */
+const DEFAULT_QUARANTINE_RETENTION_MS = 30 * 24 * 3600_000;
+
+/**
+ * A quarantined message waits for an operator's restore or discard until the retention, counted
+ * from detection (the sealed copy's age), has passed: then it counts as discarded (expired). The
+ * decision is carried out even when the incident was dismissed meanwhile; a copy nobody decided on
+ * because the message was never removed (dismissed first, or not a Slack message) is discarded.
+ */
+async function review(c: StepContext): Promise<StepResult> {
+  const { input, settings, incident } = c;
+  const { state } = incident;
+  if (!state.review) {
+    const r = await c.quarantine.discardQuarantined({ incidentId: input.incidentId });
+    return ['skipped', `nothing was quarantined: the message was not removed${r === 'discarded' ? '; its sealed copy was discarded' : ''}`];
+  }
+  if (state.review.decision === 'pending') {
+    const retention = settings.quarantineRetentionMs ?? DEFAULT_QUARANTINE_RETENTION_MS;
+    const deadline = Date.parse(input.detectedAt) + retention;
+    incident.setStatus('awaiting_review');
+    incident.audit({ kind: 'decision', step: 'review', outcome: 'awaiting_review', detail: `restore or discard; discarded as expired at ${new Date(deadline).toISOString()}` });
+    const decided = await condition(() => state.review?.decision !== 'pending', Math.max(1000, deadline - Date.now()));
+    if (!decided) {
+      state.review = { decision: 'expired', by: 'timeout', at: new Date().toISOString() };
+      incident.audit({ kind: 'decision', step: 'review', outcome: 'expired', actor: 'timeout' });
+    }
+    incident.setStatus('remediating');
+  }
+  const { decision, by } = state.review;
+  if (decision === 'restore') {
+    const r = await c.quarantine.restoreQuarantined({ incidentId: input.incidentId, by: by ?? 'unknown' });
+    return [r.outcome === 'restored' ? 'done' : r.outcome === 'already_restored' ? 'already_done' : 'skipped', `restore by ${by}: ${r.detail}`];
+  }
+  const r = await c.quarantine.discardQuarantined({ incidentId: input.incidentId });
+  const what = decision === 'expired' ? 'expired unreviewed' : `discard by ${by}`;
+  return [r === 'discarded' ? 'done' : 'already_done', `${what}: ${r === 'discarded' ? 'sealed copy deleted' : 'no sealed copy left'}`];
+}
+
 /** Waits for an operator's approval of a revocation when the rule requires one; false when dismissed meanwhile. */
 async function approved(step: Step, what: string, c: StepContext): Promise<boolean> {
   const { input, settings, incident } = c;
@@ -88,19 +137,35 @@ export async function perform(step: Step, c: StepContext): Promise<StepResult> {
   const { input, settings, incident } = c;
   const { state } = incident;
   // Remediation speaks Slack; other sources are detected, recorded and escalated only.
-  if (input.source !== 'slack' && (step === 'delete' || step === 'notify')) return ['skipped', `no ${step} for source ${input.source}`];
+  if (input.source !== 'slack' && (step === 'delete' || step === 'notify' || step === 'redact' || step === 'tombstone' || step === 'quarantine')) return ['skipped', `no ${step} for source ${input.source}`];
   switch (step) {
     case 'delete': {
       const r = await c.slackDelete.deleteMessage({ channel: input.channel, ts: input.ts, incidentId: input.incidentId });
       return [r === 'deleted' ? 'done' : 'already_done'];
     }
+    case 'redact':
+    case 'tombstone': {
+      // An input without the redacted text (it cannot be made) gets the notice: the secret never stays.
+      const text = step === 'redact' && input.redactedText !== undefined ? input.redactedText : tombstoneText(input);
+      const r = await c.slackDelete.updateMessage({ channel: input.channel, ts: input.ts, incidentId: input.incidentId, text, step });
+      if (r === 'deleted_instead') return ['done', 'Slack refused the edit: the message was deleted instead'];
+      return r === 'updated' ? ['done', step === 'redact' && input.redactedText === undefined ? 'no redacted text in the incident: replaced by the notice' : undefined] : ['already_done', 'message already gone'];
+    }
+    case 'quarantine': {
+      // The detector sealed the text into QUARANTINE before it started this incident; now the message goes.
+      const r = await c.slackDelete.deleteMessage({ channel: input.channel, ts: input.ts, incidentId: input.incidentId });
+      state.review = { decision: 'pending' };
+      return [r === 'deleted' ? 'done' : 'already_done', 'sealed copy kept for review'];
+    }
+    case 'review':
+      return review(c);
     case 'notify': {
       const r = await c.slack.notifyUser({ incidentId: input.incidentId, user: input.user, channel: input.channel, text: input.rule.message, mode: settings.notifyMode });
       return [r === 'posted' ? 'done' : 'already_done', settings.notifyMode];
     }
     case 'summary': {
       if (!settings.securityChannel) return ['skipped', 'no security channel configured'];
-      const r = await c.slack.postSecurityNotice({ incidentId: input.incidentId, channel: settings.securityChannel, text: summaryText(input, state.credential), key: `${input.incidentId}#summary`, digest: true });
+      const r = await c.slack.postSecurityNotice({ incidentId: input.incidentId, channel: settings.securityChannel, text: summaryText(input, state.credential), key: `${input.incidentId}#summary`, digest: true, controls: controlsFor(input.rule) });
       return [r === 'posted' ? 'done' : 'already_done'];
     }
     case 'report': {

@@ -19,18 +19,23 @@ import {
   type InternalActivities,
   type KmsActivities,
   type OperatorAction,
+  type QuarantineActivities,
   type SlackActivities,
 } from '../contract';
-import { IncidentCase, requireActor, requireAwaitingDecision, requireNeedsAttention, requireOpen } from './incident-case';
+import { IncidentCase, requireActor, requireAwaitingDecision, requireDismissable, requireNeedsAttention, requireOpen, requireReviewable } from './incident-case';
 import {
   approveSignal,
   approveUpdate,
+  discardSignal,
+  discardUpdate,
   dismissSignal,
   dismissUpdate,
   escalateSignal,
   escalateUpdate,
   rejectSignal,
   rejectUpdate,
+  restoreSignal,
+  restoreUpdate,
   retrySignal,
   retryUpdate,
   stateQuery,
@@ -63,11 +68,13 @@ interface Control {
 }
 
 const CONTROLS: Control[] = [
-  { update: dismissUpdate, signal: dismissSignal, validate: (c) => requireOpen(c), apply: (c, a) => c.dismiss(a) },
+  { update: dismissUpdate, signal: dismissSignal, validate: (c) => requireDismissable(c), apply: (c, a) => c.dismiss(a) },
   { update: approveUpdate, signal: approveSignal, validate: (c) => requireAwaitingDecision(c), apply: (c, a) => c.decide('approve', a) },
   { update: rejectUpdate, signal: rejectSignal, validate: (c) => requireAwaitingDecision(c), apply: (c, a) => c.decide('reject', a) },
   { update: retryUpdate, signal: retrySignal, validate: (c) => requireNeedsAttention(c), apply: (c, a) => c.requestRetry(a) },
   { update: escalateUpdate, signal: escalateSignal, validate: (c) => requireOpen(c), apply: (c, a) => c.escalate(a) },
+  { update: restoreUpdate, signal: restoreSignal, validate: (c) => requireReviewable(c), apply: (c, a) => c.review('restore', a) },
+  { update: discardUpdate, signal: discardSignal, validate: (c) => requireReviewable(c), apply: (c, a) => c.review('discard', a) },
 ];
 
 function registerControls(c: IncidentCase): void {
@@ -105,6 +112,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   const slackDelete = proxyActivities<SlackActivities>({ ...slackCall, taskQueue: settings.slackDeleteTaskQueue ?? settings.slackTaskQueue });
   const kms = proxyActivities<KmsActivities>({ ...kmsCall, taskQueue: settings.kmsTaskQueue });
   const credentials = proxyActivities<CredentialActivities>({ ...credentialCall, taskQueue: settings.credentialsTaskQueue ?? settings.kmsTaskQueue });
+  const quarantine = proxyActivities<QuarantineActivities>({ ...slackCall, taskQueue: settings.slackTaskQueue });
   // The fingerprint goes on the record so that the trail can tell when the same secret leaks again.
   const fingerprint = input.match.fingerprint ? ` (${input.match.fingerprint})` : '';
   incident.audit({ kind: 'decision', step: 'open', outcome: 'opened', detail: `rule ${input.rule.id} (${input.rule.severity}) matched ${input.match.redacted}${fingerprint}; plan: ${plan.join(', ') || 'record only'}` });
@@ -126,10 +134,12 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     );
   };
 
-  const context = { input, settings, incident, slack, slackDelete, kms, credentials, internal };
+  const context = { input, settings, incident, slack, slackDelete, kms, credentials, quarantine, internal };
+  // A dismissed incident takes no further step but the review of a quarantined message: a decision
+  // already taken is carried out, a copy nobody decided on is discarded. Plans without it stop as before.
   for (const step of plan) {
     for (;;) {
-      if (state.dismissed) break;
+      if (state.dismissed && step !== 'review') break;
       try {
         const [outcome, detail] = await perform(step, context);
         incident.record(step, outcome, detail);
@@ -149,7 +159,6 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
         incident.setStatus('remediating');
       }
     }
-    if (state.dismissed) break;
   }
   if (state.dismissed) state.pending = [];
   // Everything an operator or a step started finishes before the incident says it is closed: an

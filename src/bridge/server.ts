@@ -2,7 +2,8 @@
  * The Events API receiver: Slack's signed HTTP deliveries into the CHAT stream, raw JSON unchanged.
  * It verifies before it parses, answers url_verification, answers within Slack's 3 seconds, and
  * answers 503 when NATS cannot take the event so that Slack retries: never 2xx for an event that
- * was not stored.
+ * was not stored. Interactivity requests (button clicks) and slash commands arrive signed the same
+ * way, form-encoded, on their own paths, and go to the operator controls (controls.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { parseJson } from '../events/json';
@@ -10,6 +11,7 @@ import { readBody } from '../http/body';
 import { listen } from '../http/listen';
 import type { JetStreamClient } from 'nats';
 import type { Logger } from '../log';
+import type { SlackControls } from './controls';
 import { ensureEnrichStream, ingestSubject } from './route';
 import { verifySlackRequest } from './verify';
 
@@ -23,6 +25,8 @@ export interface BridgeOptions {
   maxBodyBytes?: number;
   /** How long to wait for JetStream to store an event; default 2000 ms (Slack waits 3 s). */
   publishTimeoutMs?: number;
+  /** Button clicks and /sentinel commands; without it, both are answered that the controls are off. */
+  controls?: SlackControls;
 }
 
 export interface BridgeStats {
@@ -44,6 +48,16 @@ export class BridgeServer {
   /** The Events API request URL to configure in Slack (or the simulator). */
   get eventsUrl(): string {
     return `${this.baseUrl}/slack/events`;
+  }
+
+  /** The interactivity request URL (button clicks) to configure in Slack. */
+  get interactivityUrl(): string {
+    return `${this.baseUrl}/slack/interactivity`;
+  }
+
+  /** The slash command's request URL to configure in Slack. */
+  get commandsUrl(): string {
+    return `${this.baseUrl}/slack/commands`;
   }
 
   async start(): Promise<this> {
@@ -83,7 +97,7 @@ export class BridgeServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://bridge');
     if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 200, { ok: true });
-    if (url.pathname !== '/slack/events') return send(res, 404, { ok: false, error: 'not found' });
+    if (!PATHS.has(url.pathname)) return send(res, 404, { ok: false, error: 'not found' });
     if (req.method !== 'POST') return send(res, 405, { ok: false, error: 'POST only' });
 
     const max = this.o.maxBodyBytes ?? 1 << 20;
@@ -94,6 +108,7 @@ export class BridgeServer {
 
     const verdict = verifySlackRequest(this.o.signingSecret, header(req, 'x-slack-request-timestamp'), header(req, 'x-slack-signature'), body);
     if (!verdict.ok) return this.reject(res, 401, verdict.reason, req);
+    if (url.pathname !== '/slack/events') return this.control(url.pathname, body, req, res);
 
     let doc: Record<string, unknown>;
     try {
@@ -129,7 +144,37 @@ export class BridgeServer {
       send(res, 503, { ok: false, error: 'event store unavailable, retry later' });
     }
   }
+
+  /** A verified interactivity request or slash command: answered at once, carried out by the controls after. */
+  private control(path: string, body: Buffer, req: IncomingMessage, res: ServerResponse): void {
+    const form = new URLSearchParams(body.toString('utf8'));
+    const controls = this.o.controls;
+    if (!controls) return send(res, 200, { response_type: 'ephemeral', text: 'Sentinel controls are not enabled on this bridge; use the sentinel CLI.' });
+    let answer;
+    if (path === '/slack/interactivity') {
+      // https://api.slack.com/interactivity/handling#payloads: one form field, payload, holding JSON.
+      const raw = form.get('payload');
+      if (!raw) return this.reject(res, 400, 'interactivity request without a payload field', req);
+      let payload: unknown;
+      try {
+        payload = parseJson(raw);
+      } catch (err) {
+        return this.reject(res, 400, `malformed payload JSON: ${(err as Error).message}`, req);
+      }
+      answer = controls.interaction(payload);
+    } else {
+      answer = controls.command(Object.fromEntries(form));
+    }
+    if (answer.body === undefined) {
+      res.writeHead(answer.status);
+      res.end();
+    } else {
+      send(res, answer.status, answer.body);
+    }
+  }
 }
+
+const PATHS = new Set(['/slack/events', '/slack/interactivity', '/slack/commands']);
 
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];

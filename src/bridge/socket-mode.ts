@@ -2,11 +2,14 @@
  * Socket Mode ingest: with an app-level token the bridge opens a websocket to Slack instead of
  * (or beside) serving HTTP. Each envelope is acked only after JetStream stored its event; an
  * envelope that could not be stored is left unacked, so Slack sends it again. The SDK reconnects
- * on its own.
+ * on its own. Button clicks (`interactive`) and slash commands (`slash_commands`) go to the same
+ * operator controls as over HTTP; the ack carries the immediate answer
+ * (https://api.slack.com/apis/socket-mode#acknowledge).
  */
 import { LogLevel, SocketModeClient } from '@slack/socket-mode';
 import type { JetStreamClient } from 'nats';
 import type { Logger } from '../log';
+import type { SlackControls } from './controls';
 import { ingestSubject } from './route';
 
 export interface SocketModeOptions {
@@ -16,6 +19,8 @@ export interface SocketModeOptions {
   js: JetStreamClient;
   log: Logger;
   publishTimeoutMs?: number;
+  /** Button clicks and /sentinel commands; without them, those envelopes are acked and dropped. */
+  controls?: SlackControls;
 }
 
 export interface SocketModeIngest {
@@ -26,7 +31,7 @@ export interface SocketModeIngest {
 interface SlackEventArgs {
   type: string;
   body: { type?: unknown; team_id?: unknown; event_id?: unknown; event?: { type?: unknown } };
-  ack: () => Promise<void>;
+  ack: (response?: Record<string, unknown>) => Promise<void>;
   retry_num?: number;
 }
 
@@ -37,9 +42,14 @@ export async function startSocketMode(o: SocketModeOptions): Promise<SocketModeI
   const client = new SocketModeClient({ appToken: o.appToken, clientOptions: { slackApiUrl: o.slackApiUrl }, logLevel: LogLevel.ERROR });
   const stats = { stored: 0, duplicates: 0, unacked: 0, ignored: 0 };
   client.on('slack_event', async ({ type, body, ack, retry_num }: SlackEventArgs) => {
+    if ((type === 'interactive' || type === 'slash_commands') && o.controls) {
+      const answer = type === 'interactive' ? o.controls.interaction(body) : o.controls.command(body as Record<string, unknown>);
+      await ack(answer.body);
+      return;
+    }
     if (type !== 'events_api') {
       stats.ignored += 1;
-      await ack(); // interactive payloads are not Sentinel's; ack so Slack does not retry them
+      await ack(); // nothing Sentinel acts on; ack so Slack does not send it again
       return;
     }
     const { team_id, event_id, event } = body;

@@ -12,6 +12,7 @@ import type { IncidentState } from '../../contract';
 const usage = `usage: sentinel incidents <command>
 
   list [--status S] [--rule R] [--user U] [--limit N]   incidents, newest first
+  review [--rule R] [--user U] [--limit N]              the review queue: quarantined messages awaiting restore or discard
   show <id>                                             state: the redacted match, steps done, pending
   audit <id>                                            the audit trail from the AUDIT stream
   dismiss <id> --reason TEXT [--by WHO]                 a false positive: stop pending actions
@@ -19,8 +20,10 @@ const usage = `usage: sentinel incidents <command>
   reject <id> --reason TEXT [--by WHO]                  refuse it: the key stays enabled
   retry <id> [--reason TEXT] [--by WHO]                 re-run the step that needs attention
   escalate <id> [--reason TEXT] [--by WHO]              raise the incident to the security channel
+  restore <id> [--reason TEXT] [--by WHO]               re-post a quarantined message in its channel, attributed to WHO
+  discard <id> --reason TEXT [--by WHO]                 delete a quarantined message's sealed copy for good
 
-WHO defaults to SENTINEL_OPERATOR, then your login name.`;
+WHO defaults to SENTINEL_OPERATOR, then your login name; give a Slack user id (U…) to be mentioned in a restored message.`;
 
 const out = (s: string) => void process.stdout.write(s + '\n');
 const fail = (s: string): number => {
@@ -40,6 +43,8 @@ const updates: Record<string, { name: string; reasonRequired: boolean }> = {
   reject: { name: 'rejectRevocation', reasonRequired: true },
   retry: { name: 'retry', reasonRequired: false },
   escalate: { name: 'escalate', reasonRequired: false },
+  restore: { name: 'restore', reasonRequired: false },
+  discard: { name: 'discard', reasonRequired: true },
 };
 
 async function withClient(fn: (client: Client, namespace: string) => Promise<number>): Promise<number> {
@@ -59,9 +64,11 @@ export async function incidentsCommand(sub: string | undefined, args: string[]):
     options: { status: { type: 'string' }, rule: { type: 'string' }, user: { type: 'string' }, limit: { type: 'string' }, reason: { type: 'string' }, by: { type: 'string' } },
   });
   const id = positionals[0];
-  if (sub === 'list') {
+  if (sub === 'list' || sub === 'review') {
     const filters = [`WorkflowType = 'incidentWorkflow'`];
-    if (values.status) filters.push(`SentinelStatus = ${queryValue('status', values.status)}`);
+    // The review queue is the incidents whose quarantined message waits for a decision.
+    const status = sub === 'review' ? 'awaiting_review' : values.status;
+    if (status) filters.push(`SentinelStatus = ${queryValue('status', status)}`);
     if (values.rule) filters.push(`SentinelRule = ${queryValue('rule', values.rule)}`);
     if (values.user) filters.push(`SentinelUser = ${queryValue('user', values.user)}`);
     const limit = Number(values.limit ?? 100);

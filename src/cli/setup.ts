@@ -1,10 +1,11 @@
 /**
  * `sentinel setup`: prepares a Temporal namespace and a NATS account for Sentinel, idempotently —
- * the search attributes incidents are started with, and the CHAT, DEADLETTER, AUDIT and FACTS streams.
+ * the search attributes incidents are started with, and the CHAT, DEADLETTER, AUDIT, FACTS and QUARANTINE streams.
  */
 import { loadConfig } from '../config';
 import { connectNats } from '../nats/connect';
 import { ensureAuditStream, ensureChatStreams, ensureFactsStream } from '../nats/streams';
+import { ensureQuarantineStream } from '../../activities/quarantine-vault';
 import { connectTemporal } from '../temporal/client';
 import { registerSearchAttributes } from '../temporal/search-attributes';
 
@@ -24,7 +25,8 @@ export async function setup(): Promise<number> {
     await ensureChatStreams(jsm);
     await ensureAuditStream(jsm);
     await ensureFactsStream(jsm);
-    say(`streams CHAT, DEADLETTER, AUDIT and FACTS are in place on ${config.nats.servers.join(',')}`);
+    await ensureQuarantineStream(jsm, config.remediation.quarantineRetentionMs);
+    say(`streams CHAT, DEADLETTER, AUDIT, FACTS and QUARANTINE are in place on ${config.nats.servers.join(',')}`);
   } finally {
     await nc.close();
   }

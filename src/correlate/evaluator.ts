@@ -13,6 +13,8 @@
  * (https://www.elastic.co/guide/en/elasticsearch/reference/current/eql-syntax.html#eql-sequences):
  * steps in event-time order on one key, first to last within maxspan; a newer event for a step
  * replaces the pending sequence at that stage; an `until` event drops every sequence in progress.
+ * An `until` event that names a file but no value of the rule's key (file_deleted: a file id only)
+ * drops, under every key of the rule, the sequences in progress that hold that file.
  * Thresholds count (or count distinct values of) a key's facts in hop windows aligned to multiples
  * of the hop, as Proton's hop()/tumble() do (https://docs.timeplus.com/functions_for_streaming).
  * A fact takes part in at most one match of a rule and key; after a match, `suppress` turns later
@@ -21,7 +23,7 @@
  * Memory is bounded: at most maxFactsPerKey facts per (rule, key) and maxKeys (rule, key) states
  * overall (least recently used first out), plus the ids seen for de-duplication; evictions are counted.
  */
-import { keyValues, partitionOf, type Fact, type KeyKind } from './fact';
+import { cancelsByFile, keyValues, partitionOf, type Fact, type KeyKind } from './fact';
 import type { StatefulRule, StatefulSet } from './model';
 
 export interface EvaluatorOptions {
@@ -67,6 +69,8 @@ interface Entry {
   fact: Fact;
   /** The rule's step indexes the fact satisfies (-1: until). */
   steps: number[];
+  /** An until that cancels by file: only the sequences in progress holding one of these files. */
+  files?: ReadonlySet<string>;
 }
 
 interface KeyState {
@@ -155,10 +159,9 @@ export class Evaluator {
     for (const rule of this.set.active) {
       const steps = byRule.get(rule.id);
       if (!steps) continue;
-      for (const key of keyValues(fact, rule.by)) {
-        if (this.o.partitions && partitionOf(rule.by, key, this.o.partitions) !== partition) continue;
-        const state = this.stateOf(rule, key);
-        this.insert(state, { fact, steps });
+      const byFile = rule.kind === 'sequence' && steps.includes(-1) && cancelsByFile(fact, rule.by);
+      for (const state of byFile ? this.statesHolding(rule, fact.files, partition) : this.statesOf(rule, fact, partition)) {
+        this.insert(state, byFile ? { fact, steps: [-1], files: new Set(fact.files) } : { fact, steps });
         this.expire(state, partition);
         const found = rule.kind === 'sequence' ? this.sequences(state, fact) : this.threshold(state, fact);
         for (const m of found) {
@@ -175,6 +178,26 @@ export class Evaluator {
       }
     }
     return matches;
+  }
+
+  /** The states of the fact's keys of the rule (those in `partition` when partitioned). */
+  private statesOf(rule: StatefulRule, fact: Fact, partition: number): KeyState[] {
+    const out: KeyState[] = [];
+    for (const key of keyValues(fact, rule.by)) {
+      if (this.o.partitions && partitionOf(rule.by, key, this.o.partitions) !== partition) continue;
+      out.push(this.stateOf(rule, key));
+    }
+    return out;
+  }
+
+  /** The rule's states (in `partition` when partitioned) holding a fact about one of `files`. */
+  private statesHolding(rule: StatefulRule, files: readonly string[], partition: number): KeyState[] {
+    const out: KeyState[] = [];
+    for (const s of this.states.values()) {
+      if (s.rule !== rule || (this.o.partitions && partitionOf(rule.by, s.key, this.o.partitions) !== partition)) continue;
+      if (s.entries.some((e) => e.fact.files.some((f) => files.includes(f)))) out.push(s);
+    }
+    return out;
   }
 
   private remember(seenId: string, eventTime: number, partition: number): void {
@@ -239,10 +262,14 @@ export class Evaluator {
       const f = e.fact;
       if (s.used.has(f.id) || taken.has(f.id)) continue;
       if (e.steps.includes(-1)) {
-        if (partial.some((p) => p !== undefined)) {
-          if (f === offered) this.stats.cancelled += partial.filter(Boolean).length;
-          partial.fill(undefined);
+        let cancelled = 0;
+        for (let k = 0; k < n; k++) {
+          const p = partial[k];
+          if (!p || (e.files && !p.some((x) => x.files.some((id) => e.files!.has(id))))) continue;
+          partial[k] = undefined;
+          cancelled += 1;
         }
+        if (f === offered) this.stats.cancelled += cancelled;
         continue;
       }
       let used = false;

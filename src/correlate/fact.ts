@@ -33,18 +33,30 @@ export interface Fact {
 /** The step reference of a rule's step (index -1: its `until`). */
 export const stepRef = (ruleId: string, index: number): string => `${ruleId}#${index}`;
 
-/** The values of a key kind in a fact (a fact with two files has two file keys). */
+/**
+ * The values of a key kind in a fact (a fact with two files has two file keys; one that does not say,
+ * such as file_deleted's empty user and channel, has none).
+ */
 export function keyValues(fact: Pick<Fact, 'user' | 'channel' | 'team' | 'files'>, by: KeyKind): string[] {
   switch (by) {
     case 'user':
-      return [fact.user];
+      return fact.user ? [fact.user] : [];
     case 'channel':
-      return [fact.channel];
+      return fact.channel ? [fact.channel] : [];
     case 'team':
-      return [fact.team];
+      return fact.team ? [fact.team] : [];
     case 'file':
       return fact.files;
   }
+}
+
+/**
+ * Whether a fact that satisfies a rule's `until` cancels by file rather than by the rule's key: it
+ * names files but no value of the key (file_deleted names a file only). The correlator then cancels
+ * the sequences in progress of that file under every key.
+ */
+export function cancelsByFile(fact: Pick<Fact, 'user' | 'channel' | 'team' | 'files'>, by: KeyKind): boolean {
+  return by !== 'file' && fact.files.length > 0 && keyValues(fact, by).length === 0;
 }
 
 /** FNV-1a, 32 bits: a stable, dependency-free hash so every detector puts a key in the same partition. */

@@ -46,8 +46,9 @@ export const testEventSchema = z
   .object({
     /** Event time after the sequence's start: 0s, 5m, 2h. */
     at: duration,
-    user: z.string().min(1).default('U0TEST001'),
-    channel: z.string().min(1).default('C0TEST001'),
+    /** Empty for an event that names none, as Slack's file_deleted (a file id only). */
+    user: z.string().default('U0TEST001'),
+    channel: z.string().default('C0TEST001'),
     team: z.string().min(1).default('T0TEST001'),
     event_type: z.string().min(1).default('message'),
     channel_kinds: z.array(channelKind).default([]),

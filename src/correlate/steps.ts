@@ -1,6 +1,6 @@
 /** The detector's side of stateful rules: which steps an event satisfies, and the fact it becomes. Pure. */
 import type { Category, ChatEvent } from '../engine/types';
-import { eventTimeOf, factId, keyValues, partitionOf, type Fact, type KeyKind } from './fact';
+import { cancelsByFile, eventTimeOf, factId, keyValues, partitionOf, type Fact, type KeyKind } from './fact';
 import type { EventFile, StatefulSet, StepInput } from './model';
 
 type Json = Record<string, unknown>;
@@ -122,8 +122,11 @@ export function factPartitions(fact: Fact, stateful: StatefulSet, partitions: nu
   const byRule = new Map<string, KeyKind>(stateful.active.map((r) => [r.id, r.by]));
   const out = new Set<number>();
   for (const ref of fact.steps) {
-    const by = byRule.get(ref.slice(0, ref.lastIndexOf('#')));
+    const at = ref.lastIndexOf('#');
+    const by = byRule.get(ref.slice(0, at));
     if (!by) continue;
+    // A cancel by file for a rule keyed otherwise: the file's sequences may be under any key, in any partition.
+    if (ref.slice(at + 1) === '-1' && cancelsByFile(fact, by)) return [...Array(partitions).keys()];
     for (const v of keyValues(fact, by)) out.add(partitionOf(by, v, partitions));
   }
   return [...out].sort((a, b) => a - b);

@@ -78,6 +78,16 @@ export class Correlator {
     return { ...this.evaluator.stats, ...this.extra };
   }
 
+  /** The FACTS stream sequence of the last fact read (0 before the first). */
+  get lastSequence(): number {
+    return this.lastSeq;
+  }
+
+  /** Resolves once every match found so far has had its incident start (or failed for good). */
+  async startsSettled(): Promise<void> {
+    while (this.starting) await this.starting;
+  }
+
   /** Whether the replay has reached the end of the stream as it was at start-up. */
   get live(): boolean {
     return this.caughtUp;
@@ -122,6 +132,8 @@ export class Correlator {
     if (info.num_pending === 0) this.markLive();
     const messages = await consumer.consume();
     this.messages = messages;
+    // stop() may have come while the consumer was being made: it had nothing to close then.
+    if (this.stopping) await messages.close();
     for await (const m of messages) {
       this.onMessage(m);
       if (this.stopping) break;

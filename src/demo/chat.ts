@@ -1,4 +1,4 @@
-/** The demo's burst of chat: an ordinary morning in a workspace, with a few leaks in it. */
+/** The demo's burst of chat: an ordinary morning in a workspace, with a few leaks in it (three of them Alice's). */
 import { defaultSeed } from '../slack-sim/workspace';
 
 const lines: [user: string, channel: string, text: string][] = [
@@ -12,8 +12,11 @@ const lines: [user: string, channel: string, text: string][] = [
   ['U0CAROL01', 'C0ENGINEE', 'The tokenizer benchmarks are in the wiki'],
   ['U0ALICE01', 'C0ENGINEE', 'new deploy token for CI: glpat-7f3kQm2xWv9LpR4tZs1N'],
   ['U0CAROL01', 'C0GENERAL', 'Reminder: security training due Friday'],
+  ['U0ALICE01', 'C0ENGINEE', 'npm publish token, expires Friday: npm_4xQ7bK9mP2sL8vN3wR6tY1uZ5cE0dF7gH2jK'],
   ['U0CAROL01', 'C0ENGINEE', 'prod creds for the migration: AKIAQ3EGT5KMPL7RZW2N'],
   ['U0BOB0001', 'C0GENERAL', 'who has the secret santa list?'],
+  // Alice's third credential within minutes: besides its own incident, secret-burst (rules/stateful.yaml) opens one for the burst.
+  ['U0ALICE01', 'C0ENGINEE', 'and the grafana admin password is Pl4typ0s-Orbit-77'],
   ['U0ALICE01', 'C0PARTNER', 'Thanks for the call, notes to follow'],
 ];
 

@@ -1,8 +1,9 @@
 /**
  * `npm run demo`: the whole loop on the embedded stack. Starts the dev stack (unless
- * `npm run stack -- up` already did), a worker and a detector, posts a burst of chat into the Slack
- * simulator (some of it leaking), which delivers signed Events API requests to the bridge, and
- * shows each incident as it is handled. Ctrl-C stops everything it started.
+ * `npm run stack -- up` already did), a worker, a detector and a correlator (stateful rules), posts a
+ * burst of chat into the Slack simulator (some of it leaking, three leaks from one user), which
+ * delivers signed Events API requests to the bridge, and shows each incident as it is handled.
+ * Ctrl-C stops everything it started.
  */
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config';
@@ -10,7 +11,7 @@ import { GithubSimulator } from '../github-sim/server';
 import { formatProblem, loadRules } from '../engine/load';
 import { createLogger } from '../log';
 import { onShutdown, runMain } from '../main';
-import { CHAT_STREAM, DETECTOR_CONSUMER } from '../nats/streams';
+import { CHAT_STREAM, DETECTOR_CONSUMER, FACTS_STREAM } from '../nats/streams';
 import { sentinelHome } from '../paths';
 import { SimControl } from '../slack-sim/control';
 import { StackError } from '../stack/errors';
@@ -25,6 +26,7 @@ import type { IncidentState } from '../../contract';
 import { burst } from './chat';
 import { randomBytes } from 'node:crypto';
 import { BridgeServer } from '../bridge/server';
+import { startOperatorLoop } from '../bridge/operator-loop';
 
 const out = (line = '') => void process.stdout.write(line + '\n');
 const ms = (n: number) => `${Math.round(n)} ms`;
@@ -69,7 +71,7 @@ await runMain('demo', async () => {
   Runtime.install({ shutdownSignals: [], logger: new DefaultLogger('WARN') });
   const sim = new SimControl(endpoints.slackSimUrl);
   const pending = new Map<string, Promise<IncidentState>>();
-  out('bundling workflow code and starting the workers and a detector…');
+  out('bundling workflow code and starting the workers, a detector and a correlator…');
   const pipeline = await startPipeline({
     config,
     rules: () => rules,
@@ -84,8 +86,10 @@ await runMain('demo', async () => {
 
   // Slack → bridge: the simulator delivers each event, signed, to a bridge in this process.
   const signingSecret = randomBytes(16).toString('hex');
-  const bridge = await new BridgeServer({ js: nc.jetstream(), signingSecret, log }).start();
-  await sim.subscribe(bridge.eventsUrl, signingSecret);
+  // The summary's buttons and /sentinel come back to the same bridge (SENTINEL_OPERATORS: the stack's admin and secops group).
+  const operatorLoop = await startOperatorLoop(config, nc.jetstream(), await nc.jetstreamManager(), log);
+  const bridge = await new BridgeServer({ js: nc.jetstream(), signingSecret, log, controls: operatorLoop.controls }).start();
+  await sim.subscribe(bridge.eventsUrl, signingSecret, { interactivityUrl: bridge.interactivityUrl, commandsUrl: bridge.commandsUrl });
 
   // The Web UI shows payloads encrypted; this codec server decodes them for whoever signs in with the token.
   const codecServer = config.codecServer.tokens.length
@@ -112,6 +116,7 @@ await runMain('demo', async () => {
     await github?.stop();
     await sim.subscribe(undefined).catch(() => undefined);
     await bridge.stop();
+    await operatorLoop.close();
     await pipeline.stop();
     if (stack) {
       out('stopping the embedded stack…');
@@ -149,12 +154,21 @@ await runMain('demo', async () => {
     if (info.num_pending === 0 && info.num_ack_pending === 0) break;
     await sleep();
   }
+  // Then for the correlator to read every fact the detector published and start what it matched.
+  const { correlator } = pipeline;
+  const lastFact = (await jsm.streams.info(FACTS_STREAM)).state.last_seq;
+  while (Date.now() < deadline && lastFact > 0 && correlator.lastSequence < lastFact) await sleep();
+  await correlator.startsSettled();
   out('');
+  const statefulRules = new Set((rules.stateful?.active ?? []).map((r) => r.id));
   const results = await Promise.all([...pending.values()]);
+  const perMessage = results.filter((r) => !statefulRules.has(r.rule.id));
+  const patterns = results.filter((r) => statefulRules.has(r.rule.id));
   const deletes = await sim.calls('chat.delete');
   const latencies: number[] = [];
   for (const r of results) {
-    const del = deletes.find((c) => c.ok && c.args.ts === r.message.ts);
+    // A stateful incident's message is the last event of its pattern, deleted (if at all) by that event's own incident.
+    const del = statefulRules.has(r.rule.id) ? undefined : deletes.find((c) => c.ok && c.args.ts === r.message.ts);
     const sent = posted.get(r.message.ts);
     const latency = del && sent ? del.at - sent.at : undefined;
     if (latency !== undefined) latencies.push(latency);
@@ -168,9 +182,12 @@ await runMain('demo', async () => {
   out(`  messages posted      ${posted.size}`);
   out(`  events via bridge    ${bridge.stats.stored} stored (posts, Sentinel's own notices, deletions), ${bridge.stats.rejected} rejected`);
   out(`  incidents            ${results.length}  (${results.filter((r) => r.status === 'resolved').length} resolved, ${results.filter((r) => r.status === 'needs_attention').length} need attention)`);
-  out(`  messages deleted     ${deletes.filter((c) => c.ok).length}`);
+  out(`    for one message    ${perMessage.length}`);
+  out(`    for a pattern      ${patterns.length}${patterns.length ? `  (${patterns.map((r) => r.rule.id).join(', ')}: stateful rules over the correlator's facts)` : ''}`);
+  if (correlator.stats.suppressed > 0) out(`    suppressed         ${correlator.stats.suppressed}  (a pattern again within its rule's suppress interval, e.g. a recent demo run's: no incident)`);
+  out(`  messages deleted     ${deletes.filter((c) => c.ok && posted.has(String(c.args.ts))).length}`);
   if (median !== undefined) out(`  post → delete        median ${ms(median)}, max ${ms(latencies[latencies.length - 1]!)}`);
-  out(`  clean messages kept  ${posted.size - results.length}`);
+  out(`  clean messages kept  ${posted.size - new Set(perMessage.map((r) => r.message.ts)).size}`);
   if (codecUrl && endpoints.temporalUiUrl) {
     out(`\ninspect the incidents in the Temporal Web UI, decoded: sign in at ${codecUrl}/login with SENTINEL_CODEC_SERVER_TOKEN`);
     out(`  from ${secretsFile(sentinelHome)}, then open ${codecUrl}/namespaces/default/workflows`);
@@ -181,7 +198,7 @@ await runMain('demo', async () => {
   out(`  filter with: SentinelStatus = "resolved"   or   SentinelRule = "tutorial-confidential"`);
 
   if (stayUp) {
-    out('\nthe stack, worker and detector keep running so you can look around; press Ctrl-C to stop');
+    out('\nthe stack, workers, detector and correlator keep running so you can look around; press Ctrl-C to stop');
     await new Promise(() => {});
   }
   await stop();

@@ -50,6 +50,8 @@ function capturing(fingerprint: (value: string) => string): Capture {
  * an AWS access key id with the secret key leaked in the same message when there is one.
  */
 export function decide(event: ChatEvent, rules: CompiledRules, o: DecideOptions): IncidentInput[] {
+  // An event that names no message or no author (file_deleted: a file id only) has nothing to delete or anyone to tell.
+  if (event.channel === '' || event.user === '') return [];
   const capture = capturing(o.fingerprint);
   if (capture.values.size) capture.values.clear();
   const firstPerRule = new Map<string, Finding>();

@@ -21,7 +21,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { headers, type ConsumerMessages, type ConsumerStatus, type JetStreamClient, type JsMsg, type NatsConnection } from 'nats';
 import type { Client } from '@temporalio/client';
 import type { IncidentInput } from '../../contract';
+import { QuarantineError, quarantineVault, type QuarantinedMessage, type QuarantineVault } from '../../activities/quarantine-vault';
 import type { CompiledRules } from '../engine/engine';
+import type { ChatEvent } from '../engine/types';
 import { MalformedEventError } from '../events/normalize';
 import { startIncident, TransientStartError } from '../incidents/start';
 import type { Logger } from '../log';
@@ -56,6 +58,11 @@ export interface DetectorOptions {
   skipPreflight?: boolean;
   /** Publish the facts of events that satisfy stateful rules' steps to FACTS (facts.ts); off when absent. */
   facts?: FactSettings;
+  /**
+   * The quarantine retention (SENTINEL_QUARANTINE_RETENTION) for a QUARANTINE stream this detector
+   * has to create itself (no worker has yet); default 30 days.
+   */
+  quarantineRetentionMs?: number;
 }
 
 export interface PullSettings {
@@ -113,7 +120,25 @@ const HELD_PER_PULL = 4;
 const OVERFLOW_DELAY_MS = 1000;
 
 /** What the start pool does with one event. */
-type Job = { kind: 'start'; incidents: IncidentInput[]; fact?: PendingFact | undefined } | { kind: 'deadletter'; reason: string; level: 'warn' | 'error' };
+type Job = { kind: 'start'; incidents: IncidentInput[]; fact?: PendingFact | undefined; copies?: QuarantinedMessage[] } | { kind: 'deadletter'; reason: string; level: 'warn' | 'error' };
+
+/** The text of the message itself (an edit's new text), without the file names rules also match. */
+function messageText(event: ChatEvent): string {
+  const raw = event.raw as { text?: unknown; subtype?: unknown; message?: { text?: unknown } } | undefined;
+  const text = raw?.subtype === 'message_changed' ? raw.message?.text : raw?.text;
+  return typeof text === 'string' ? text : event.text;
+}
+
+/**
+ * The sealed copies an event's incidents need before they start: one per incident whose rule
+ * quarantines a Slack message. Nothing for the others (no text leaves the detector for them).
+ */
+function quarantineCopies(event: ChatEvent, incidents: IncidentInput[]): QuarantinedMessage[] | undefined {
+  const held = incidents.filter((i) => i.source === 'slack' && i.rule.actions.includes('quarantine'));
+  if (held.length === 0) return undefined;
+  const text = messageText(event);
+  return held.map((i) => ({ v: 1, incidentId: i.incidentId, team: i.team, channel: i.channel, user: i.user, ts: i.ts, text }));
+}
 
 export class Detector {
   readonly stats: DetectorStats = { handled: 0, ignored: 0, findings: 0, started: 0, alreadyStarted: 0, deadlettered: 0, retried: 0, restarts: 0, peakInFlight: 0, peakHeld: 0, sentBack: 0 };
@@ -135,6 +160,8 @@ export class Detector {
   /** Operators' `sentinel tail` / `rules try` listeners (tail.ts): one boolean check per event while none listens. */
   private readonly tail: DetectorTail;
   private readonly decideOptions: DecideOptions;
+  /** Where quarantined messages' sealed copies are kept for review. */
+  private readonly vault: QuarantineVault;
   /** Whether the logger writes debug lines: per-event debug records are built only then. */
   private readonly debug: boolean;
   /** The start pool: its tasks, and the messages they hold (kept alive with working()). */
@@ -158,6 +185,8 @@ export class Detector {
     this.decideOptions = { fingerprint: o.fingerprint, ...(o.decodeDepth !== undefined ? { decodeDepth: o.decodeDepth } : {}) };
     this.debug = writesDebug(o.log);
     this.tail = new DetectorTail(o.nc, o.log);
+    // Sealed with the codecs of the Temporal client's data converter: the payload codec of every workflow payload.
+    this.vault = quarantineVault(o.nc, o.temporal.options.loadedDataConverter.payloadCodecs, o.quarantineRetentionMs !== undefined ? { retentionMs: o.quarantineRetentionMs } : {});
   }
 
   /**
@@ -351,7 +380,8 @@ export class Detector {
       this.ackSoon(m);
       return;
     }
-    this.toPool(m, { kind: 'start', incidents, fact });
+    const copies = incidents.length ? quarantineCopies(normalized.event, incidents) : undefined;
+    this.toPool(m, { kind: 'start', incidents, fact, ...(copies ? { copies } : {}) });
   }
 
   /**
@@ -419,7 +449,7 @@ export class Detector {
 
   private toPool(m: JsMsg, job: Job): void {
     this.inPool.add(m);
-    const task: Promise<void> = (job.kind === 'start' ? this.start(m, job.incidents, job.fact) : this.deadletter(m, job.reason, job.level))
+    const task: Promise<void> = (job.kind === 'start' ? this.start(m, job.incidents, job.fact, job.copies) : this.deadletter(m, job.reason, job.level))
       .catch((err: unknown) => this.deadletter(m, `unexpected detector error: ${describe(err)}`, 'error'))
       .catch((err: unknown) => {
         // Dead-lettering itself failed unexpectedly: the message comes back after a while.
@@ -486,9 +516,23 @@ export class Detector {
   }
 
   /** Starts the event's incidents one after the other, then acks; nak with backoff when Temporal cannot take them now. */
-  private async start(m: JsMsg, incidents: IncidentInput[], fact?: PendingFact): Promise<void> {
+  private async start(m: JsMsg, incidents: IncidentInput[], fact?: PendingFact, copies?: QuarantinedMessage[]): Promise<void> {
     const log = this.o.log;
     const where = { subject: m.subject, seq: m.seq, deliveries: m.info.deliveryCount };
+    // A quarantined message's sealed copy is stored before its incident starts, hence before the
+    // message is deleted: the incident never has to carry the text, and never deletes what it has not kept.
+    for (const copy of copies ?? []) {
+      try {
+        await this.vault.hold(copy);
+      } catch (err) {
+        if (err instanceof QuarantineError) return await this.deadletter(m, `incident ${copy.incidentId} cannot quarantine the message: ${err.message}`, 'error');
+        const delay = retryDelayMs(where.deliveries);
+        this.stats.retried += 1;
+        log.warn('could not store a quarantined copy in QUARANTINE for now; will retry', { ...where, incidentId: copy.incidentId, retryInMs: delay, error: describe(err) });
+        m.nak(delay);
+        return;
+      }
+    }
     if (fact) {
       try {
         await publishFact(this.js, fact);

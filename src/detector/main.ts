@@ -29,7 +29,7 @@ await runMain('detector', async () => {
   await ensureChatStreams(await nc.jetstreamManager());
   await ensureFactsStream(await nc.jetstreamManager());
   const temporal = await connectClient(config.temporal, codec);
-  const detector = new Detector({ nc, temporal, taskQueue: config.temporal.taskQueue, rules: () => watcher.current(), fingerprint, log, concurrency: config.detector.concurrency, decodeDepth: config.detector.decodeDepth, facts: { partitions: config.stateful.partitions, kmsChannels: new Set(Object.keys(config.kms.channelKeys)) } });
+  const detector = new Detector({ nc, temporal, taskQueue: config.temporal.taskQueue, rules: () => watcher.current(), fingerprint, log, concurrency: config.detector.concurrency, decodeDepth: config.detector.decodeDepth, facts: { partitions: config.stateful.partitions, kmsChannels: new Set(Object.keys(config.kms.channelKeys)) }, quarantineRetentionMs: config.remediation.quarantineRetentionMs });
   const ops = await startOps(config.healthPort, { component: 'detector', log });
   if (ops) {
     watchDetector(ops, detector, nc);

@@ -6,6 +6,7 @@ import { LONG_RUN, type Gate } from './prefilter';
 import type { RuleSpec } from './schema';
 import { compileSql, SqlRuleError } from './sql';
 import type { Action, ChatEvent } from './types';
+import { REMOVAL_ACTIONS } from '../../contract/types';
 import { validators } from './validators';
 
 /** A span of the match text and the value found there. */
@@ -600,5 +601,12 @@ export function compileRule(spec: RuleSpec, file: string): CompiledRule {
     matcher = keywordFinder(spec, allowed);
   }
   if (!actions) throw new RuleCompileError('actions', spec.match.sql ? 'no actions: select a constant AS tp_action, or add actions' : 'actions is required');
+  const removals = [...new Set(actions.filter((a) => REMOVAL_ACTIONS.includes(a)))];
+  if (removals.length > 1) {
+    throw new RuleCompileError(
+      spec.match.sql && !spec.actions ? 'match.sql' : 'actions',
+      `rule "${spec.id}" asks for ${removals.join(' and ')}: a message is removed one way, so give at most one of ${REMOVAL_ACTIONS.join(', ')}`,
+    );
+  }
   return { spec, file, actions, message: message ?? defaultMessage, gate: matcher.gate, inScope: scopeOf(spec), find: matcher.find };
 }

@@ -2,7 +2,7 @@
 import { subject, type CompiledRule, type Rejection, type Span } from './compile';
 import { decodedLayers, type Encoding } from './decode';
 import { Prefilter } from './prefilter';
-import { excerpt } from './excerpt';
+import { excerpt, redactAll } from './excerpt';
 import { redact } from './redact';
 import { identityOffset, matchText } from './text';
 import type { ChatEvent, Finding } from './types';
@@ -198,6 +198,11 @@ export function evaluate(event: ChatEvent, compiled: CompiledRules, options: Eva
       explain?.({ ruleId: f.ruleId, start: f.start, end: f.end, redacted: f.redacted, check: 'superseded', detail, encodings: f.encodings ?? [] });
     }
   }
-  for (const f of findings) f.excerpt = excerpt(event.text, f, masked);
+  let whole: string | undefined;
+  for (const f of findings) {
+    f.excerpt = excerpt(event.text, f, masked);
+    // Only rules that redact the message need all of it redacted: computed once per event, for them.
+    if (f.actions.includes('redact')) f.redactedText = whole ??= redactAll(event.text, masked);
+  }
   return findings;
 }

@@ -58,3 +58,25 @@ export function excerpt(text: string, focus: { start: number; end: number }, spa
   if (hi < text.length) out += '…';
   return out.trim();
 }
+
+/**
+ * The whole of `text` with every span replaced by its redacted form and the words between masked as
+ * in an excerpt, line breaks kept: what a redacted message shows in place of the original.
+ */
+export function redactAll(text: string, spans: MaskedSpan[]): string {
+  const ordered = [...spans].sort((a, b) => a.start - b.start || b.end - a.end);
+  const plain = (s: string) =>
+    s
+      .split(/(\s+)/)
+      .map((part, i) => (i % 2 === 1 ? part : maskWord(part)))
+      .join('');
+  let out = '';
+  let at = 0;
+  for (const s of ordered) {
+    if (s.end <= at) continue;
+    if (s.start > at) out += plain(text.slice(at, s.start));
+    out += s.redacted;
+    at = Math.max(at, s.end);
+  }
+  return out + plain(text.slice(at));
+}

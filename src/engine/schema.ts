@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { validators } from './validators';
 
 const ruleId = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, ".", "_" and "-", starting with a letter or digit');
-const action = z.enum(['delete', 'notify', 'revoke_kms', 'revoke_credential', 'escalate', 'none']);
+const action = z.enum(['delete', 'redact', 'tombstone', 'quarantine', 'notify', 'revoke_kms', 'revoke_credential', 'escalate', 'none']);
 const validatorName = z.enum(Object.keys(validators) as [keyof typeof validators, ...(keyof typeof validators)[]]);
 
 export const matchSchema = z

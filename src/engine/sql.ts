@@ -39,7 +39,7 @@ export interface CompiledSql {
   message?: string;
 }
 
-const ACTIONS: Action[] = ['delete', 'notify', 'revoke_kms', 'revoke_credential', 'escalate', 'none'];
+const ACTIONS: Action[] = ['delete', 'redact', 'tombstone', 'quarantine', 'notify', 'revoke_kms', 'revoke_credential', 'escalate', 'none'];
 
 type Node = Record<string, unknown> & { type?: string };
 

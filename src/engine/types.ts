@@ -48,6 +48,8 @@ export interface Finding {
   redacted: string;
   /** The message around the match, every match in it redacted and other digit-bearing or long words masked. */
   excerpt: string;
+  /** For rules that redact: the whole text, every match redacted and other token-like words masked (redactAll). */
+  redactedText?: string;
   /** HMAC-SHA256 of the matched value under the configured key, when the caller supplied one. */
   fingerprint?: string;
   /** The encodings the value was found inside (base64, hex, percent, json), outermost first; absent for plain text. */

@@ -120,6 +120,7 @@ export function normalizeSlack(doc: Json, options: { requireTeam?: boolean } = {
   const event = envelope ? envelope.event : doc;
   if (!isObject(event)) throw new MalformedEventError('event_callback without an "event" object');
   if (typeof event.type === 'string' && FILE_EVENT_TYPES.has(event.type)) return normalizeFileEvent(envelope, event, options);
+  if (event.type === 'file_deleted') return normalizeFileDeleted(envelope, event, options);
   if (event.type !== 'message') return { kind: 'ignored', reason: `event type ${String(event.type)}` };
   if (typeof event.subtype === 'string' && ignoredSubtypes.has(event.subtype)) return { kind: 'ignored', reason: `message subtype ${event.subtype}` };
   // An edit: the new text is what matters, and the message keeps its original ts and author.
@@ -153,6 +154,25 @@ export function normalizeSlack(doc: Json, options: { requireTeam?: boolean } = {
       ...(files.length ? { files } : {}),
       raw: event,
     },
+  };
+}
+
+/**
+ * `file_deleted` carries only the file id and event_ts (https://api.slack.com/events/file_deleted;
+ * @slack/types adds an optional `channel_ids`): no user and, usually, no channel, and the file can
+ * no longer be looked up. It names no message, so it has no text and opens no per-event incident
+ * (`channel` and `user` are empty, decide() skips it); it exists for stateful rules, whose `until`
+ * steps cancel the sequences in progress of that file (ChatEvent.files).
+ */
+function normalizeFileDeleted(envelope: Json | undefined, event: Json, options: { requireTeam?: boolean }): Normalized {
+  const fileId = id(event.file_id, 'event.file_id');
+  const ts = id(event.event_ts ?? (typeof envelope?.event_time === 'number' ? `${envelope.event_time}.000000` : undefined), 'event.event_ts');
+  const rawTeam = envelope?.team_id;
+  const team = rawTeam === undefined && options.requireTeam === false ? '' : id(rawTeam, 'team_id');
+  const first = Array.isArray(event.channel_ids) ? event.channel_ids[0] : undefined;
+  return {
+    kind: 'event',
+    event: { source: 'slack', team, channel: first === undefined ? '' : id(first, 'event.channel_ids[0]'), user: '', ts, eventType: 'file_deleted', text: '', channelKinds: [], files: [fileId], raw: event },
   };
 }
 

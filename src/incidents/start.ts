@@ -12,6 +12,7 @@ import {
   SentinelStatus,
   SentinelTeam,
   SentinelUser,
+  REDACTED_TEXT_MAX,
   type IncidentInput,
 } from '../../contract';
 
@@ -42,8 +43,23 @@ export function incidentInput(event: ChatEvent, finding: Finding, now = new Date
     },
     ...(finding.actions.includes('revoke_kms') ? kmsKey(event.text) : {}),
     match: { redacted: finding.redacted, excerpt: finding.excerpt, fingerprint: finding.fingerprint, start: finding.start, end: finding.end },
+    ...(finding.actions.includes('redact') && finding.redactedText !== undefined ? { redactedText: bounded(finding.redactedText) } : {}),
     detectedAt: now.toISOString(),
   };
+}
+
+/**
+ * A redacted text cut to REDACTED_TEXT_MAX characters (at a space near the limit when there is one),
+ * ending with a note of how much was cut, so that a reader of the redacted message knows it is not all.
+ */
+export function bounded(text: string, max = REDACTED_TEXT_MAX): string {
+  if (text.length <= max) return text;
+  let cut = max - 80; // room for the note
+  const space = text.lastIndexOf(' ', cut);
+  if (space > cut - 200) cut = space;
+  // Never half of a surrogate pair.
+  if (/[\uD800-\uDBFF]/.test(text[cut - 1] ?? '')) cut -= 1;
+  return `${text.slice(0, cut)}\n… [truncated by Sentinel: ${text.length - cut} more characters not shown]`;
 }
 
 /** What starting an incident came to. `permanent`: retrying the same start cannot succeed (its reason says why). */

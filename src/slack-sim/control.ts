@@ -1,7 +1,8 @@
 /** An HTTP client for the simulator's /_sim/ control surface (the demo drives a simulator in another process). */
 import type { CallRecord, Delivery, EventEnvelope, Fault, SlackSimulator, Storm, StormRecord } from './server';
 import type { SocketDelivery } from './socket-mode';
-import type { SimChannel, SimMessage, SimUser } from './workspace';
+import type { Click, Command, InteractionAnswer, ResponseRecord } from './interactivity';
+import type { Ephemeral, SimChannel, SimMessage, SimUser, SimUsergroup } from './workspace';
 
 export class SimControl {
   constructor(private readonly baseUrl: string) {}
@@ -39,6 +40,11 @@ export class SimControl {
     return (await this.call<{ envelope: EventEnvelope }>('POST', '/_sim/files/change', { user, file_id: fileId, ...change })).envelope;
   }
 
+  /** Deletes a file as `user` (its owner, or an admin) and emits file_deleted. */
+  async deleteFile(user: string, fileId: string): Promise<EventEnvelope> {
+    return (await this.call<{ envelope: EventEnvelope }>('POST', '/_sim/files/delete', { user, file_id: fileId })).envelope;
+  }
+
   /** Comments on a file and emits the legacy file_comment_added. */
   async commentOnFile(user: string, fileId: string, comment: string): Promise<EventEnvelope> {
     return (await this.call<{ envelope: EventEnvelope }>('POST', '/_sim/files/comment', { user, file_id: fileId, comment })).envelope;
@@ -57,9 +63,37 @@ export class SimControl {
     return (await this.call<{ calls: CallRecord[] }>('GET', `/_sim/calls?method=${encodeURIComponent(method)}`)).calls;
   }
 
-  /** Has the simulator deliver its events, signed, to `url` (undefined: stop delivering). */
-  async subscribe(url: string | undefined, signingSecret = ''): Promise<void> {
-    await this.call('POST', '/_sim/subscription', url ? { url, signingSecret } : {});
+  /**
+   * Has the simulator deliver its events, signed, to `url` (undefined: stop delivering); and button
+   * clicks and slash commands to the app's interactivity and commands URLs when given.
+   */
+  async subscribe(url: string | undefined, signingSecret = '', app: { interactivityUrl?: string; commandsUrl?: string } = {}): Promise<void> {
+    await this.call('POST', '/_sim/subscription', url ? { url, signingSecret, ...app } : {});
+  }
+
+  /** Clicks a button of a message as `user`; answers how the app took the block_actions request. */
+  async click(c: Click): Promise<InteractionAnswer> {
+    return this.call('POST', '/_sim/click', c);
+  }
+
+  /** Runs a slash command (default /sentinel) as `user`; answers how the app took it. */
+  async command(c: Command): Promise<InteractionAnswer> {
+    return this.call('POST', '/_sim/command', c);
+  }
+
+  /** Creates or replaces a user group (S…) and its members. */
+  async setUsergroup(group: SimUsergroup): Promise<void> {
+    await this.call('POST', '/_sim/usergroups', group);
+  }
+
+  /** Ephemeral messages posted so far (to `user` only, when given). */
+  async ephemerals(user?: string): Promise<Ephemeral[]> {
+    return (await this.call<{ ephemerals: Ephemeral[] }>('GET', `/_sim/ephemerals${user ? `?user=${encodeURIComponent(user)}` : ''}`)).ephemerals;
+  }
+
+  /** What apps sent to response URLs, oldest first. */
+  async responses(): Promise<ResponseRecord[]> {
+    return (await this.call<{ responses: ResponseRecord[] }>('GET', '/_sim/responses')).responses;
   }
 
   async deliveries(): Promise<Delivery[]> {

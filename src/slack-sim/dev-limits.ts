@@ -3,7 +3,7 @@ import { parseSlackBudgets } from '../../contract';
 import type { SlackSimulator } from './server';
 
 /** 50 calls per second per method: a fast workspace, so that a dev burst is quick yet still limited. */
-export const SIM_DEV_RATE_LIMITS = ['chat.delete', 'chat.postMessage', 'chat.postEphemeral', 'conversations.open', 'conversations.history', 'conversations.replies', 'conversations.list', 'files.info', 'conversations.info', 'users.info']
+export const SIM_DEV_RATE_LIMITS = ['chat.delete', 'chat.update', 'chat.postMessage', 'chat.postEphemeral', 'conversations.open', 'conversations.history', 'conversations.replies', 'conversations.list', 'files.info', 'conversations.info', 'users.info']
   .map((m) => `${m}=50/s`)
   .join(',');
 

@@ -10,8 +10,9 @@ import { EventEmitter } from 'node:events';
 import { closeServer, listen } from '../http/listen';
 import { seededRandom } from '../random';
 import { signature } from '../bridge/verify';
+import { Interactivity, type Click, type Command } from './interactivity';
 import { SocketModeHub } from './socket-mode';
-import { SlackApiError, Workspace, type SimChannel, type SimFile, type SimMessage, type SimToken, type SimUser, type WorkspaceSeed } from './workspace';
+import { SlackApiError, Workspace, type SimChannel, type SimFile, type SimMessage, type SimToken, type SimUser, type SimUsergroup, type WorkspaceSeed } from './workspace';
 
 /** One fault, consumed by the next matching calls. */
 export interface Fault {
@@ -85,10 +86,14 @@ export interface EventEnvelope {
   event: Record<string, unknown>;
 }
 
-/** Where the simulator delivers Events API requests, signed like Slack's. */
+/** Where the simulator delivers Events API requests, signed like Slack's; and, when given, clicks and slash commands. */
 export interface Subscription {
   url: string;
   signingSecret: string;
+  /** The app's interactivity request URL (button clicks); unset: over Socket Mode when an app is connected. */
+  interactivityUrl?: string;
+  /** The request URL of the app's slash command; unset: over Socket Mode when an app is connected. */
+  commandsUrl?: string;
 }
 
 /** One HTTP delivery attempt of an event. */
@@ -133,8 +138,12 @@ export class SlackSimulator {
   /** Delays between Events API delivery attempts; setDeliveryRetries() changes them. */
   private retryDelaysMs = RETRY_DELAYS_MS;
 
+  /** Button clicks and slash commands, and what the app answered through response URLs. */
+  readonly interactivity: Interactivity;
+
   constructor(private readonly options: SimulatorOptions = {}) {
     this.workspace = new Workspace(options.seed);
+    this.interactivity = new Interactivity(this.workspace, this.socketMode, () => this.baseUrl);
   }
 
   /** Base URL of the Web API, to pass as `slackApiUrl` (ends with `/api/`). */
@@ -162,6 +171,17 @@ export class SlackSimulator {
   /** Delivers every event emitted from now on to `s.url`, signed with `s.signingSecret`, retrying like Slack. */
   subscribe(s: Subscription | undefined): void {
     this.subscription = s;
+    this.interactivity.urls = s && (s.interactivityUrl || s.commandsUrl) ? { signingSecret: s.signingSecret, ...(s.interactivityUrl ? { interactivityUrl: s.interactivityUrl } : {}), ...(s.commandsUrl ? { commandsUrl: s.commandsUrl } : {}) } : undefined;
+  }
+
+  /** Clicks a button of a Block Kit message as a user: the block_actions payload goes to the app, signed (see Interactivity). */
+  click(c: Click): ReturnType<Interactivity['click']> {
+    return this.interactivity.click(c);
+  }
+
+  /** Runs a slash command as a user: its fields go to the app, signed (see Interactivity). */
+  command(c: Command): ReturnType<Interactivity['command']> {
+    return this.interactivity.command(c);
   }
 
   /** Waits until every delivery in progress has ended (delivered or given up). */
@@ -338,6 +358,15 @@ export class SlackSimulator {
     });
   }
 
+  /**
+   * Deletes a file as `by` and emits `file_deleted`, which carries only the file id and event_ts
+   * (https://api.slack.com/events/file_deleted): no channel, no user.
+   */
+  deleteFile(fileId: string, by: SimToken): EventEnvelope {
+    this.workspace.deleteFile(fileId, by);
+    return this.emit({ type: 'file_deleted', file_id: fileId, event_ts: this.workspace.nextTs() });
+  }
+
   /** Edits a message as its author and emits `message_changed`. */
   editAsUser(user: string, channel: string, ts: string, text: string): EventEnvelope {
     const { before, after } = this.workspace.update(channel, ts, text, { kind: 'user', user });
@@ -439,6 +468,10 @@ export class SlackSimulator {
     const raw = await readBody(req);
     if (raw === undefined) return send(res, 413, { ok: false, error: 'request_too_large' });
     if (url.pathname.startsWith('/_sim/')) return this.control(req.method ?? 'GET', url, raw, res);
+    if (req.method === 'POST' && Interactivity.isResponsePath(url.pathname)) {
+      const { status, body } = this.interactivity.respond(url.pathname, raw);
+      return send(res, status, body);
+    }
     if (!url.pathname.startsWith('/api/')) return send(res, 404, { ok: false, error: 'not_found' });
     const method = url.pathname.slice('/api/'.length);
     let args: Record<string, unknown>;
@@ -508,7 +541,7 @@ export class SlackSimulator {
           typeof a.text === 'string' ? a.text : '',
           { user: auth.user, ...(auth.bot_id ? { bot_id: auth.bot_id } : {}) },
           metadataOf(a.metadata),
-          typeof a.thread_ts === 'string' && a.thread_ts ? { threadTs: a.thread_ts } : {},
+          { ...(typeof a.thread_ts === 'string' && a.thread_ts ? { threadTs: a.thread_ts } : {}), ...blocksOf(a.blocks) },
         );
         this.emitMessage(m);
         return { channel: m.channel, ts: m.ts, message: m };
@@ -526,7 +559,8 @@ export class SlackSimulator {
       }
       case 'chat.update': {
         const channel = str('channel', 'channel_not_found');
-        const { after } = ws.update(channel, str('ts', 'message_not_found'), str('text', 'no_text'), auth);
+        const { blocks } = blocksOf(a.blocks);
+        const { after } = ws.update(channel, str('ts', 'message_not_found'), blocks && !a.text ? '' : str('text', 'no_text'), auth, blocks);
         return { channel, ts: after.ts, text: after.text };
       }
       case 'conversations.open': {
@@ -572,10 +606,18 @@ export class SlackSimulator {
         const file = ws.fileInfo(str('file', 'file_not_found'));
         return { file, comments: [], response_metadata: { next_cursor: '' } };
       }
+      case 'files.delete': {
+        // Deletes a file (its owner or an admin): https://api.slack.com/methods/files.delete
+        this.deleteFile(str('file', 'file_not_found'), auth);
+        return {};
+      }
       case 'conversations.info':
         return { channel: ws.channelInfo(str('channel', 'channel_not_found')) };
       case 'users.info':
         return { user: ws.userInfo(str('user', 'user_not_found')) };
+      case 'usergroups.users.list':
+        // The members of a user group, as ids: https://api.slack.com/methods/usergroups.users.list
+        return { users: ws.usergroupMembers(str('usergroup', 'no_such_subteam')) };
       default:
         throw new SlackApiError('unknown_method');
     }
@@ -614,6 +656,8 @@ export class SlackSimulator {
         }
         case 'POST /_sim/files/change':
           return send(res, 200, { ok: true, envelope: this.changeFile(String(body.user), String(body.file_id), body as { name?: string; title?: string; content?: string }) });
+        case 'POST /_sim/files/delete':
+          return send(res, 200, { ok: true, envelope: this.deleteFile(String(body.file_id), { kind: 'user', user: String(body.user) }) });
         case 'POST /_sim/files/comment':
           return send(res, 200, { ok: true, envelope: this.commentOnFile(String(body.user), String(body.file_id), String(body.comment)) });
         case 'GET /_sim/events': {
@@ -624,9 +668,28 @@ export class SlackSimulator {
           const m = url.searchParams.get('method');
           return send(res, 200, { ok: true, calls: m ? this.calls.filter((c) => c.method === m) : this.calls });
         }
-        case 'POST /_sim/subscription':
-          this.subscribe(body.url ? { url: String(body.url), signingSecret: String(body.signingSecret) } : undefined);
+        case 'POST /_sim/subscription': {
+          const opt = (k: string) => (typeof body[k] === 'string' && body[k] ? { [k]: body[k] as string } : {});
+          this.subscribe(body.url ? { url: String(body.url), signingSecret: String(body.signingSecret), ...opt('interactivityUrl'), ...opt('commandsUrl') } : undefined);
           return send(res, 200, { ok: true });
+        }
+        case 'POST /_sim/click':
+        case 'POST /_sim/command': {
+          // Answered once the app has answered: the caller learns its status and body.
+          const run = route === 'POST /_sim/click' ? this.click(body as unknown as Click) : this.command(body as unknown as Command);
+          void run.then(
+            (answer) => send(res, 200, { ok: true, ...answer }),
+            (err: unknown) => send(res, 400, { ok: false, error: err instanceof SlackApiError ? err.code : String(err) }),
+          );
+          return;
+        }
+        case 'POST /_sim/usergroups':
+          this.workspace.setUsergroup(body as unknown as SimUsergroup);
+          return send(res, 200, { ok: true });
+        case 'GET /_sim/ephemerals':
+          return send(res, 200, { ok: true, ephemerals: this.workspace.ephemerals.filter((e) => !url.searchParams.get('user') || e.user === url.searchParams.get('user')) });
+        case 'GET /_sim/responses':
+          return send(res, 200, { ok: true, responses: this.interactivity.responses });
         case 'GET /_sim/deliveries':
           return send(res, 200, { ok: true, deliveries: this.deliveries });
         case 'POST /_sim/faults':
@@ -712,6 +775,24 @@ function page<T extends { ts?: string }>(all: T[], a: Record<string, unknown>, d
   const items = all.slice(from, from + limit);
   const next = !more ? '' : tsOrder ? `next_ts:${items[items.length - 1]!.ts}` : `offset:${from + limit}`;
   return { [field]: items, has_more: more, response_metadata: { next_cursor: next ? Buffer.from(next).toString('base64') : '' } };
+}
+
+/**
+ * Block Kit blocks of chat.postMessage / chat.update: a JSON string (form-encoded) or an array (JSON
+ * body); more than 50 is `invalid_blocks`, as Slack answers (https://api.slack.com/reference/block-kit/blocks).
+ */
+function blocksOf(v: unknown): { blocks?: Record<string, unknown>[] } {
+  if (v === undefined || v === null || v === '') return {};
+  let b = v;
+  if (typeof b === 'string') {
+    try {
+      b = JSON.parse(b);
+    } catch {
+      throw new SlackApiError('invalid_blocks_format');
+    }
+  }
+  if (!Array.isArray(b) || b.length > 50 || !b.every((x) => typeof (x as { type?: unknown })?.type === 'string')) throw new SlackApiError('invalid_blocks');
+  return { blocks: b as Record<string, unknown>[] };
 }
 
 /** chat.postMessage metadata arrives as a JSON string (form-encoded) or an object (JSON body). */

@@ -27,6 +27,8 @@ export class SocketModeHub {
   private readonly sockets = new Set<WebSocket>();
   private readonly tickets = new Set<string>();
   private readonly pending = new Map<string, { envelope: EventEnvelope; attempt: number; timer: NodeJS.Timeout }>();
+  /** Interactive and slash-command envelopes waiting for their ack (which may carry a response payload). */
+  private readonly requests = new Map<string, (ack: { acked: boolean; payload?: unknown }) => void>();
   private pinger: NodeJS.Timeout | undefined;
 
   attach(server: Server): void {
@@ -65,6 +67,29 @@ export class SocketModeHub {
     if (this.sockets.size === 0) return;
     const envelopeId = randomBytes(8).toString('hex');
     this.send(envelopeId, envelope, 0);
+  }
+
+  /**
+   * Sends an `interactive` or `slash_commands` envelope and waits up to 3 s for its ack, whose
+   * `payload` is the app's immediate answer (accepts_response_payload). Not redelivered: Slack
+   * does not retry interactions, the user clicks again.
+   */
+  request(type: 'interactive' | 'slash_commands', payload: unknown): Promise<{ acked: boolean; payload?: unknown }> {
+    const socket = [...this.sockets][0];
+    if (!socket) return Promise.resolve({ acked: false });
+    const envelopeId = randomBytes(8).toString('hex');
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.requests.delete(envelopeId);
+        resolve({ acked: false });
+      }, 3000);
+      timer.unref();
+      this.requests.set(envelopeId, (ack) => {
+        clearTimeout(timer);
+        resolve(ack);
+      });
+      socket.send(JSON.stringify({ envelope_id: envelopeId, payload, type, accepts_response_payload: true }));
+    });
   }
 
   /** Asks every app to reconnect, as Slack does now and then. */
@@ -107,13 +132,19 @@ export class SocketModeHub {
     this.sockets.add(ws);
     ws.on('close', () => this.sockets.delete(ws));
     ws.on('message', (data) => {
-      let msg: { envelope_id?: unknown };
+      let msg: { envelope_id?: unknown; payload?: unknown };
       try {
-        msg = JSON.parse(String(data)) as { envelope_id?: unknown };
+        msg = JSON.parse(String(data)) as { envelope_id?: unknown; payload?: unknown };
       } catch {
         return;
       }
       const id = typeof msg.envelope_id === 'string' ? msg.envelope_id : undefined;
+      const request = id ? this.requests.get(id) : undefined;
+      if (id && request) {
+        this.requests.delete(id);
+        request({ acked: true, ...(msg.payload !== undefined ? { payload: msg.payload } : {}) });
+        return;
+      }
       const p = id ? this.pending.get(id) : undefined;
       if (!id || !p) return;
       clearTimeout(p.timer);

@@ -83,6 +83,15 @@ export interface SimMessage {
   latest_reply?: string;
   /** Slack message metadata: returned by conversations.history with include_all_metadata. */
   metadata?: { event_type: string; event_payload: Record<string, unknown> };
+  /** Block Kit blocks (https://api.slack.com/reference/block-kit/blocks); `text` is then their fallback. */
+  blocks?: Record<string, unknown>[];
+}
+
+/** A user group (https://api.slack.com/methods/usergroups.users.list): its id (S…), handle and members. */
+export interface SimUsergroup {
+  id: string;
+  handle: string;
+  users: string[];
 }
 
 export interface SimToken {
@@ -100,6 +109,7 @@ export interface Ephemeral {
   user: string;
   text: string;
   message_ts: string;
+  blocks?: Record<string, unknown>[];
 }
 
 export interface WorkspaceSeed {
@@ -107,6 +117,8 @@ export interface WorkspaceSeed {
   users: SimUser[];
   channels: SimChannel[];
   tokens: Record<string, SimToken>;
+  /** User groups; default none. */
+  usergroups?: SimUsergroup[];
 }
 
 /** A Slack error: the method answers HTTP 200 with `{ ok: false, error: code }`. */
@@ -144,6 +156,8 @@ export const defaultSeed: WorkspaceSeed = {
     [SIM_APP_TOKEN]: { kind: 'app', user: 'U0SNTLBOT' },
     'xoxp-sim-alice': { kind: 'user', user: 'U0ALICE01' },
   },
+  // A security team's user group: SENTINEL_OPERATORS may name it instead of its members.
+  usergroups: [{ id: 'S0SECOPS1', handle: 'secops', users: ['U0CAROL01'] }],
 };
 
 /** Characters of a text file that files.info shows as its `preview`. */
@@ -178,12 +192,28 @@ export class Workspace {
   /** Timestamps handed out, in microseconds: back-dated posts must not collide with live ones. */
   private readonly usedTs = new Set<number>();
   private fileSeq = 0;
+  private readonly usergroups = new Map<string, SimUsergroup>();
 
   constructor(seed: WorkspaceSeed = defaultSeed) {
     this.team = seed.team;
     for (const u of seed.users) this.users.set(u.id, { ...u });
     for (const c of seed.channels) this.addChannel(c);
     for (const [t, v] of Object.entries(seed.tokens)) this.tokens.set(t, { ...v });
+    for (const g of seed.usergroups ?? []) this.setUsergroup(g);
+  }
+
+  /** Creates or replaces a user group; its members must be users of the workspace. */
+  setUsergroup(group: SimUsergroup): void {
+    if (typeof group?.id !== 'string' || !/^S[A-Z0-9]{2,}$/.test(group.id) || !Array.isArray(group.users)) throw new SlackApiError('invalid_usergroup');
+    for (const u of group.users) this.user(u);
+    this.usergroups.set(group.id, { id: group.id, handle: group.handle ?? group.id.toLowerCase(), users: [...group.users] });
+  }
+
+  /** The members of a user group, or `no_such_subteam`. */
+  usergroupMembers(id: string): string[] {
+    const g = this.usergroups.get(id);
+    if (!g) throw new SlackApiError('no_such_subteam');
+    return [...g.users];
   }
 
   /** Adds a person (or replaces one with the same id). */
@@ -265,9 +295,9 @@ export class Workspace {
     text: string,
     author: { user: string; bot_id?: string },
     metadata?: SimMessage['metadata'],
-    options: { threadTs?: string; at?: number } = {},
+    options: { threadTs?: string; at?: number; blocks?: Record<string, unknown>[] } = {},
   ): SimMessage {
-    if (!text) throw new SlackApiError('no_text');
+    if (!text && !options.blocks?.length) throw new SlackApiError('no_text');
     const channel = this.users.has(channelOrUser) ? this.openIm(channelOrUser) : this.channel(channelOrUser);
     const list = this.messages.get(channel.id)!;
     const parent = options.threadTs === undefined ? undefined : list.find((m) => m.ts === options.threadTs);
@@ -279,6 +309,7 @@ export class Workspace {
       msg.subtype = 'bot_message';
     }
     if (metadata) msg.metadata = metadata;
+    if (options.blocks?.length) msg.blocks = options.blocks;
     if (parent) {
       msg.thread_ts = parent.ts;
       msg.parent_user_id = parent.user!;
@@ -351,6 +382,20 @@ export class Workspace {
     if (change.name !== undefined) f.name = change.name;
     if (change.title !== undefined) f.title = change.title;
     if (change.content !== undefined) f.content = change.content;
+    return f;
+  }
+
+  /**
+   * Deletes a file (files.delete, https://api.slack.com/methods/files.delete): its owner or an admin
+   * may (`cant_delete_file` otherwise); files.info answers `file_not_found` from then on. Messages
+   * that shared it stay in history.
+   */
+  deleteFile(id: string, by: SimToken): SimFile {
+    const f = this.file(id);
+    const own = by.kind === 'user' && by.user === f.user;
+    const admin = by.kind === 'user' && this.users.get(by.user)?.is_admin === true;
+    if (!own && !admin) throw new SlackApiError('cant_delete_file');
+    this.files.delete(id);
     return f;
   }
 
@@ -446,16 +491,36 @@ export class Workspace {
     return msg;
   }
 
-  /** Edits a message; only its author may (Slack answers `cant_update_message` otherwise). */
-  update(channel: string, ts: string, text: string, by: SimToken): { before: SimMessage; after: SimMessage } {
+  /**
+   * Edits a message: its author may, and so may a workspace admin's user token (as for deletion); a
+   * bot token edits only its own bot's messages. Anyone else gets `cant_update_message`.
+   */
+  update(channel: string, ts: string, text: string, by: SimToken, blocks?: Record<string, unknown>[]): { before: SimMessage; after: SimMessage } {
     const msg = this.find(channel, ts);
     if (!msg) throw new SlackApiError('message_not_found');
-    const own = by.kind === 'bot' ? msg.bot_id === by.bot_id : msg.user === by.user && !msg.bot_id;
-    if (!own) throw new SlackApiError('cant_update_message');
+    const own = by.kind === 'bot' ? msg.bot_id !== undefined && msg.bot_id === by.bot_id : msg.user === by.user && !msg.bot_id;
+    const admin = by.kind === 'user' && this.users.get(by.user)?.is_admin === true;
+    if (!own && !admin) throw new SlackApiError('cant_update_message');
     const before = { ...msg };
-    msg.text = text;
+    if (text) msg.text = text;
+    if (blocks) msg.blocks = blocks;
     msg.edited = { user: by.user, ts: this.nextTs() };
     return { before, after: { ...msg } };
+  }
+
+  /**
+   * Replaces an app's message through the response_url of an interaction on it (replace_original):
+   * Slack allows it for the message the interaction came from, whoever clicked.
+   */
+  replaceFromInteraction(channel: string, ts: string, text: string | undefined, blocks: Record<string, unknown>[] | undefined): SimMessage {
+    const msg = this.find(channel, ts);
+    if (!msg) throw new SlackApiError('message_not_found');
+    if (!msg.bot_id) throw new SlackApiError('cant_update_message');
+    if (text) msg.text = text;
+    if (blocks) msg.blocks = blocks;
+    else delete msg.blocks;
+    msg.edited = { user: msg.user!, ts: this.nextTs() };
+    return { ...msg };
   }
 
   /** Newest first, as Slack returns them. */
@@ -472,11 +537,11 @@ export class Workspace {
     return im;
   }
 
-  postEphemeral(channel: string, user: string, text: string): Ephemeral {
+  postEphemeral(channel: string, user: string, text: string, blocks?: Record<string, unknown>[]): Ephemeral {
     this.channel(channel);
     this.user(user);
-    if (!text) throw new SlackApiError('no_text');
-    const e = { channel, user, text, message_ts: this.nextTs() };
+    if (!text && !blocks?.length) throw new SlackApiError('no_text');
+    const e: Ephemeral = { channel, user, text, message_ts: this.nextTs(), ...(blocks?.length ? { blocks } : {}) };
     this.ephemerals.push(e);
     return e;
   }

@@ -56,6 +56,8 @@ export function stackEnv(e: Endpoints): Record<string, string> {
           SLACK_ADMIN_TOKEN: SIM_ADMIN_TOKEN,
           SLACK_BOT_TOKEN: SIM_BOT_TOKEN,
           SENTINEL_SECURITY_CHANNEL: 'C0SECURIT',
+          // The simulator's workspace admin and its secops user group may use the summary's buttons and /sentinel.
+          SENTINEL_OPERATORS: 'U0ADMIN01,S0SECOPS1',
           SLACK_MAX_CALLS_PER_SECOND: '50',
           // The dev stack's simulator allows each method this much (SIM_DEV_RATE_LIMITS); Slack's own tiers are far lower.
           SLACK_RATE_LIMITS: SIM_DEV_RATE_LIMITS,

@@ -31,6 +31,15 @@ export async function connectClient(cfg: Config['temporal'], codec: EncryptionCo
   return new Client({ connection, namespace: cfg.namespace, dataConverter: dataConverterFor(codec) });
 }
 
+/**
+ * A client that connects on its first call instead of now (Connection.lazy): for a process whose
+ * main work does not need Temporal (the bridge), so that it starts and keeps working while
+ * Temporal is away; each call then fails on its own and says so.
+ */
+export function lazyClient(cfg: Config['temporal'], codec: EncryptionCodec): Client {
+  return new Client({ connection: Connection.lazy({ address: cfg.address, connectTimeout: 5000 }), namespace: cfg.namespace, dataConverter: dataConverterFor(codec) });
+}
+
 /** The connection a worker polls through. */
 export async function connectWorker(cfg: Config['temporal']): Promise<NativeConnection> {
   return NativeConnection.connect({ address: cfg.address }).catch((err: unknown) => {

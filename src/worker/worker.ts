@@ -15,6 +15,8 @@ import { createActivities, createKmsActivities, createSlackQueueActivities } fro
 import { jetStreamAudit } from '../../activities/audit';
 import { createCredentialActivities } from '../../activities/credentials';
 import { jetStreamNoticeLedger } from '../../activities/notice-ledger';
+import { createQuarantineActivities } from '../../activities/quarantine';
+import { ensureQuarantineStream, quarantineVault } from '../../activities/quarantine-vault';
 import { activityWebClient } from '../../activities/slack-client';
 import { budgetOf } from '../../contract';
 import { required, type Config } from '../config';
@@ -80,6 +82,7 @@ function sharedOptions(connection: NativeConnection, config: Config, dataConvert
 export async function createRemediationWorkers(o: RemediationWorkerOptions): Promise<Worker[]> {
   const { config } = o;
   await ensureAuditStream(await o.nc.jetstreamManager());
+  await ensureQuarantineStream(await o.nc.jetstreamManager(), config.remediation.quarantineRetentionMs);
   const audit = jetStreamAudit(o.nc.jetstream());
   const slackQueue = slackTaskQueue(config.temporal.taskQueue);
   const deleteQueue = slackDeleteTaskQueue(config.temporal.taskQueue);
@@ -96,21 +99,25 @@ export async function createRemediationWorkers(o: RemediationWorkerOptions): Pro
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : workflowBundleOption()),
   });
   // One set of Slack activities for both queues: one budget per method, one cache of DM channels, one digest per channel.
-  const slackActivities = createSlackQueueActivities(slackClientsFrom(config.slack), await jetStreamNoticeLedger(o.nc.jetstream()), audit, {
+  const ledger = await jetStreamNoticeLedger(o.nc.jetstream());
+  const slackActivities = createSlackQueueActivities(slackClientsFrom(config.slack), ledger, audit, {
     budgets: config.slack.budgets,
     digestIntervalMs: config.slack.digestIntervalMs,
   });
+  // A quarantined message's review: the copy opens with the workers' codec, the restore posts once through the ledger.
+  const quarantine = createQuarantineActivities({ vault: quarantineVault(o.nc, [o.codec], { retentionMs: config.remediation.quarantineRetentionMs }), post: slackActivities.postSecurityNotice, ledger });
   const slack = await Worker.create({
     ...shared,
     taskQueue: slackQueue,
-    activities: slackActivities,
+    activities: { ...slackActivities, ...quarantine },
     maxTaskQueueActivitiesPerSecond: config.slack.maxCallsPerSecond,
   });
-  // Deletions never wait behind notifications: their own queue, pollers and fleet-wide rate (chat.delete's budget).
+  // Removals never wait behind notifications: their own queue, pollers and fleet-wide rate (chat.delete's
+  // budget; chat.update, for redact and tombstone, is Tier 3 too).
   const deletions = await Worker.create({
     ...shared,
     taskQueue: deleteQueue,
-    activities: { deleteMessage: slackActivities.deleteMessage },
+    activities: { deleteMessage: slackActivities.deleteMessage, updateMessage: slackActivities.updateMessage },
     maxTaskQueueActivitiesPerSecond: budgetOf(config.slack.budgets, 'chat.delete'),
   });
   return [main, slack, deletions];

@@ -95,6 +95,35 @@ describe('sequence rules', () => {
   });
 });
 
+describe('until by file on a rule keyed otherwise', () => {
+  // file_deleted names a file only: no user, no channel.
+  const byUser = rule({ id: 'by-user', kind: 'sequence', by: 'user', maxspan: '1h', steps: [{ channel_kinds: ['public'] }, { channel_kinds: ['im'] }], until: { event_types: ['file_deleted'] } });
+  const deleted = (min: number, file: string) => fact(byUser, min, [-1], { eventType: 'file_deleted', user: '', channel: '', files: [file] });
+
+  it('cancels the sequences in progress holding the deleted file, under every key', () => {
+    const e = new Evaluator(statefulSet([byUser]));
+    feed(e, [fact(byUser, 0, [0], { user: 'U1' }), fact(byUser, 1, [0], { user: 'U2' }), deleted(2, 'F1')]);
+    expect(e.stats.cancelled).toBe(2);
+    expect(feed(e, [fact(byUser, 3, [1], { user: 'U1' }), fact(byUser, 4, [1], { user: 'U2' })])).toHaveLength(0);
+  });
+
+  it('leaves the sequences of other files alone', () => {
+    const e = new Evaluator(statefulSet([byUser]));
+    feed(e, [fact(byUser, 0, [0], { user: 'U1', files: ['F2'] }), deleted(2, 'F1')]);
+    expect(e.stats.cancelled).toBe(0);
+    expect(feed(e, [fact(byUser, 3, [1], { user: 'U1', files: ['F2'] })])).toHaveLength(1);
+  });
+
+  it('reaches the key in whichever partition holds it, the fact going to every partition', () => {
+    const e = new Evaluator(statefulSet([byUser]), { partitions: 8 });
+    const offerAll = (f: Fact) => [...Array(8).keys()].flatMap((p) => e.offer(f, p));
+    offerAll(fact(byUser, 0, [0], { user: 'U1' }));
+    offerAll(deleted(2, 'F1'));
+    expect(e.stats.cancelled).toBe(1);
+    expect(offerAll(fact(byUser, 3, [1], { user: 'U1' }))).toHaveLength(0);
+  });
+});
+
 describe('threshold rules', () => {
   it('fires once for a burst, then suppresses the key', () => {
     const e = new Evaluator(statefulSet([burst]));

@@ -3,11 +3,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { stepRef } from '../../src/correlate/fact';
+import { partitionOf, stepRef } from '../../src/correlate/fact';
 import { factOf, factPartitions } from '../../src/correlate/steps';
 import { runSequenceTests } from '../../src/correlate/sequence-tests';
 import { compileRuleFile, loadRules } from '../../src/engine/load';
+import type { ChatEvent } from '../../src/engine/types';
 import { RuleWatcher } from '../../src/engine/watch';
+import { normalize } from '../../src/events/normalize';
 import { projectRoot } from '../../src/paths';
 
 const pack = loadRules(join(projectRoot, 'rules'));
@@ -105,5 +107,14 @@ describe('facts', () => {
     expect(f).toMatchObject({ id: 'slack/T1/C1/1700000000.000100/message', eventTime: 1_700_000_000_000, files: ['F1'], steps: [stepRef('reshare-to-outsiders', 0)] });
     expect(JSON.stringify(f)).not.toContain('plan');
     expect(factPartitions(f, pack.stateful, 8)).toHaveLength(1);
+  });
+
+  it('are made for a deleted file (ids only) and go to the file’s partition', () => {
+    const envelope = { type: 'event_callback', team_id: 'T1', event_id: 'Ev1', event: { type: 'file_deleted', file_id: 'F1', event_ts: '1700000100.000200' } };
+    const n = normalize('chat.slack.T1.file_deleted', new TextEncoder().encode(JSON.stringify(envelope)));
+    expect(n).toMatchObject({ kind: 'event', event: { eventType: 'file_deleted', channel: '', user: '', ts: '1700000100.000200', files: ['F1'], text: '' } });
+    const f = factOf((n as { event: ChatEvent }).event, [], { stateful: pack.stateful, kmsChannels: new Set() })!;
+    expect(f).toMatchObject({ id: 'slack/T1//1700000100.000200/file_deleted', files: ['F1'], steps: [stepRef('reshare-to-outsiders', -1)] });
+    expect(factPartitions(f, pack.stateful, 8)).toEqual([partitionOf('file', 'F1', 8)]);
   });
 });

@@ -5,17 +5,22 @@
  * an operator or an attacker would: every workflow history and description through the Temporal
  * CLI, the AUDIT stream, the logs of every process (the stack's servers included). No secret may
  * appear there, neither as text nor as base64. The histories, opened with the codec server, still
- * show what an operator needs: the redacted match, the excerpt and the fingerprint.
+ * show what an operator needs: the redacted match, the excerpt and the fingerprint. Some leaks go
+ * through the other removals (redact, tombstone, quarantine with restore and discard): the redacted
+ * text an incident carries, and the sealed copies the QUARANTINE stream keeps (read back and on disk),
+ * must hold no secret either.
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { isSeq, parseDocument, type YAMLMap } from 'yaml';
 import { signature } from '../../src/bridge/verify';
 import { payloadsFromJson } from '../../src/codec-server/server';
 import { loadConfig } from '../../src/config';
@@ -27,7 +32,7 @@ import { GithubSimulator } from '../../src/github-sim/server';
 import { SlackSimulator } from '../../src/slack-sim/server';
 import { SIM_ADMIN_TOKEN, SIM_APP_TOKEN, SIM_BOT_TOKEN } from '../../src/slack-sim/workspace';
 import { freePort } from '../../src/stack/stack';
-import type { IncidentState } from '../../contract';
+import { CREDENTIAL_RULES, QUARANTINE_STREAM, quarantineSubject, type IncidentState } from '../../contract';
 import { rng, secretValues, sentenceFor } from '../corpus/generators';
 import { eventually, terminateRunning } from '../support/harness';
 import { startProcess, type SentinelProcess } from '../support/processes';
@@ -64,6 +69,38 @@ function plantedSecrets(): { family: string; detector: string; secret: string }[
     out.push({ family, detector, secret: make(r) });
   }
   return out;
+}
+
+/**
+ * The removals some planted leaks go through instead of delete, in this order: each is given to the
+ * next planted detector (past the first three, which other checks use) that is not a credential
+ * rule and deletes in the pack. Quarantine twice: one is restored, the other discarded.
+ */
+const REMOVALS = ['redact', 'tombstone', 'quarantine', 'quarantine'] as const;
+
+/** The pack's rules/ copied to a new folder, with the given rules' `delete` replaced by another removal. */
+function packWithRemovals(planted: { detector: string }[]): { dir: string; removal: Map<string, (typeof REMOVALS)[number]> } {
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-leak-rules-'));
+  const docs = readdirSync(join(projectRoot, 'rules')).map((name) => ({ name, doc: parseDocument(readFileSync(join(projectRoot, 'rules', name), 'utf8')) }));
+  const deletes = new Map<string, YAMLMap>();
+  for (const { doc } of docs) {
+    const rules = doc.get('rules');
+    if (!isSeq(rules)) continue;
+    for (const item of rules.items as YAMLMap[]) {
+      const actions = item.get('actions');
+      if (isSeq(actions) && actions.toJSON().includes('delete')) deletes.set(String(item.get('id')), item);
+    }
+  }
+  const removal = new Map<string, (typeof REMOVALS)[number]>();
+  const candidates = planted.slice(3).filter((p) => !CREDENTIAL_RULES[p.detector] && deletes.has(p.detector));
+  REMOVALS.forEach((action, i) => {
+    const { detector } = candidates[i]!;
+    const item = deletes.get(detector)!;
+    item.set('actions', (item.get('actions') as { toJSON(): string[] }).toJSON().map((a) => (a === 'delete' ? action : a)));
+    removal.set(detector, action);
+  });
+  for (const { name, doc } of docs) writeFileSync(join(dir, name), doc.toString());
+  return { dir, removal };
 }
 
 /** How each family is said in chat: as the corpus says it (some detectors need their label next to the value). */
@@ -205,7 +242,10 @@ describe('secrets never at rest', () => {
   const stack = inject('stack');
   const temporalCli = join(sentinelHome, 'venv', 'bin', 'temporal');
   const planted = plantedSecrets();
+  const { dir: rulesDir, removal } = packWithRemovals(planted);
   const taskQueue = `leak-${randomUUID()}`;
+  /** The QUARANTINE stream while the quarantined leaks waited for review: each stored message, and the stream's files on disk. */
+  const quarantineExports: Export[] = [];
   let sim: SlackSimulator;
   let github: GithubSimulator;
   let nc: NatsConnection;
@@ -263,6 +303,7 @@ describe('secrets never at rest', () => {
       AWS_ACCESS_KEY_ID: 'testing',
       AWS_SECRET_ACCESS_KEY: 'testing',
       SENTINEL_CODEC_SERVER_PORT: String(codecPort),
+      SENTINEL_RULES_DIR: rulesDir,
       ...testSecrets(),
     };
     // One after another: tsx and the workflow bundle each take a core for a few seconds.
@@ -305,7 +346,46 @@ describe('secrets never at rest', () => {
     expect(await res.text()).not.toContain(planted[0]!.secret);
     await nc.jetstream().publish(chatSubject('slack', TEAM, 'message'), new TextEncoder().encode(JSON.stringify({ type: 'message', team: TEAM, channel: 'C0GENERAL', ts: '1.000001', user: `U1 ${planted[1]!.secret}`, text: planted[1]!.secret })));
 
-    await eventually('every leaked message to be deleted', () => posted.every((p) => sim.workspace.find(p.channel, p.ts) === undefined), 180_000);
+    // Deleted, quarantined, or (redact, tombstone) still there without the secret.
+    const secretOf = (family: string) => planted.find((p) => p.family === family)!;
+    const removed = (p: (typeof posted)[number]) => {
+      const m = sim.workspace.find(p.channel, p.ts);
+      const kept = removal.get(secretOf(p.family).detector);
+      return m === undefined || ((kept === 'redact' || kept === 'tombstone') && m.edited !== undefined && !m.text.includes(secretOf(p.family).secret));
+    };
+    await eventually('every leaked message to be removed', () => posted.every(removed), 180_000);
+    const edited = posted.filter((p) => sim.workspace.find(p.channel, p.ts) !== undefined).map((p) => sim.workspace.find(p.channel, p.ts)!.text);
+    expect(edited.some((t) => t.startsWith(':no_entry: This message was removed by Sentinel: '))).toBe(true);
+    expect(edited.some((t) => /\*{6}/.test(t) && !t.startsWith(':no_entry:'))).toBe(true);
+
+    // The quarantined leaks wait for review, their text sealed in QUARANTINE. Their stored bytes are
+    // kept for the search below, then one is restored (re-posted with attribution) and one discarded.
+    const quarantined = [...removal].filter(([, a]) => a === 'quarantine').map(([detector]) => detector);
+    const waiting = await eventually(
+      'the quarantined leaks to await review',
+      async () => {
+        const list = (await incidents()).filter((w) => quarantined.some((d) => w.id.endsWith(`/${d}`)));
+        if (list.length < quarantined.length) return undefined;
+        const states = await Promise.all(list.map((w) => client.workflow.getHandle(w.id).query<IncidentState>('state').catch(() => undefined)));
+        return states.every((st) => st?.status === 'awaiting_review') && list.map((w) => w.id);
+      },
+      120_000,
+    );
+    const jsm = await nc.jetstreamManager();
+    for (const id of waiting) {
+      const m = await jsm.streams.getMessage(QUARANTINE_STREAM, { last_by_subj: quarantineSubject(id) });
+      quarantineExports.push({ name: `QUARANTINE message of ${id}`, text: `${Buffer.from(m.data).toString('latin1')}\n${Buffer.from(m.data).toString('base64')}\n${JSON.stringify([...m.header.keys()].map((k) => [k, m.header.get(k)]))}` });
+    }
+    // The stream's message blocks on the NATS server's disk, as written.
+    await new Promise((r) => setTimeout(r, 1500));
+    const storeFiles = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? storeFiles(join(dir, e.name)) : [join(dir, e.name)]));
+    const onDisk = storeFiles(join(inject('stackDir'), 'data')).filter((f) => f.includes(`${QUARANTINE_STREAM}/msgs/`));
+    expect(onDisk.length).toBeGreaterThan(0);
+    for (const f of onDisk) quarantineExports.push({ name: `QUARANTINE file ${f}`, text: readFileSync(f).toString('latin1') });
+    const [restoreId, discardId] = waiting;
+    await client.workflow.getHandle(restoreId!).executeUpdate('restore', { args: [{ by: 'U0ADMIN01', reason: 'leak test: restore' }] });
+    await client.workflow.getHandle(discardId!).executeUpdate('discard', { args: [{ by: 'U0ADMIN01', reason: 'leak test: discard' }] });
     // Each message opened at least one incident (a few match two rules), and every incident closed.
     const opened = (list: { id: string }[]) => posted.every((p) => list.some((w) => w.id.startsWith(`incident/slack/${TEAM}/${p.channel}/${p.ts}/`)));
     const done = await eventually(
@@ -323,6 +403,13 @@ describe('secrets never at rest', () => {
     const httpStored = new Set(sim.deliveries.filter((d) => d.status === 200).map((d) => d.eventId));
     expect(socketAcked.size).toBeGreaterThanOrEqual(posted.length);
     expect(httpStored.size).toBeGreaterThanOrEqual(posted.length);
+    // The restored leak is back in its channel once, from the bot; the discarded one is not; both copies are gone.
+    const restoredFamily = planted.find((p) => restoreId!.endsWith(`/${p.detector}`))!;
+    const discardedFamily = planted.find((p) => discardId!.endsWith(`/${p.detector}`))!;
+    const reposts = (secret: string) => CHANNELS.flatMap((c) => sim.workspace.history(c)).filter((m) => m.text.startsWith(':leftwards_arrow_with_hook: Restored by Sentinel') && m.text.includes(secret));
+    expect(reposts(restoredFamily.secret)).toHaveLength(1);
+    expect(reposts(discardedFamily.secret)).toHaveLength(0);
+    for (const id of waiting) await expect(jsm.streams.getMessage(QUARANTINE_STREAM, { last_by_subj: quarantineSubject(id) })).rejects.toThrow();
   }, 300_000);
 
   it('leaves no secret, as text or base64, in histories, descriptions, search attributes, the AUDIT stream or any log', async () => {
@@ -358,6 +445,9 @@ describe('secrets never at rest', () => {
     for (const t of parts) expect(t).toMatch(/\n> .+\nFingerprint `hmac-sha256:[0-9a-f]{32}`/);
     exports.push({ name: 'security channel', text: JSON.stringify(summaries.map((m) => m.text)) });
     exports.push({ name: 'AUDIT stream', text: records.join('\n') });
+    // The sealed copies of the quarantined leaks, as stored while they waited for review.
+    expect(quarantineExports.length).toBeGreaterThanOrEqual(3);
+    exports.push(...quarantineExports);
 
     for (const p of processes) exports.push({ name: `${p.name} log`, text: p.output() });
     const logDir = join(inject('stackDir'), 'logs');
@@ -372,7 +462,7 @@ describe('secrets never at rest', () => {
     const mb = (exports.reduce((n, e) => n + e.text.length, 0) / 1e6).toFixed(1);
     console.log(
       `leak search: ${planted.length} secrets in ${planted.reduce((n, p) => n + needles(p.secret).length, 0)} forms over ${exports.length} exports (${mb} MB: ` +
-        `${workflows.length} histories and descriptions, ${records.length} AUDIT records, ${processes.length} process logs, the stack's logs): 0 hits`,
+        `${workflows.length} histories and descriptions, ${records.length} AUDIT records, ${quarantineExports.length} QUARANTINE messages and files, ${processes.length} process logs, the stack's logs): 0 hits`,
     );
     // CHAT is a work queue: the handled events, secrets and all, are gone from it.
     expect((await jsm.streams.info(CHAT_STREAM)).state.messages).toBe(0);

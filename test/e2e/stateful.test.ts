@@ -3,19 +3,26 @@
  * match them over event time and start incidents with ids derived from the match. Each shipped
  * rule fires exactly once for its scenario and not for near misses, across detector and correlator
  * restarts, with two detectors on one stream, and with late events inside and outside the bound.
+ * Then through Slack itself (the simulator, the bridge, the enricher, the in-process pipeline's
+ * detector and correlator): a file deleted between the shares cancels reshare-to-outsiders.
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { activityWebClient } from '../../activities/slack-client';
+import { FileEnricher } from '../../src/bridge/enrich';
+import { ENRICH_STREAM } from '../../src/bridge/route';
+import { BridgeServer } from '../../src/bridge/server';
 import { Correlator } from '../../src/correlator/correlator';
 import { Detector } from '../../src/detector/detector';
 import { loadRules } from '../../src/engine/load';
 import { silentLogger } from '../../src/log';
 import { chatSubject, CHAT_STREAM, DEADLETTER_STREAM, DETECTOR_CONSUMER, ensureChatStreams, ensureFactsStream, FACTS_STREAM } from '../../src/nats/streams';
 import { projectRoot } from '../../src/paths';
-import { eventually, terminateRunning } from '../support/harness';
+import { SIM_BOT_TOKEN } from '../../src/slack-sim/workspace';
+import { eventually, startHarness, terminateRunning, type Harness } from '../support/harness';
 
 const TEAM = 'T0SENTNL1';
 const MIN = 60_000;
@@ -211,5 +218,85 @@ describe('stateful rules end to end', () => {
     await correlated(c);
     expect(c.stats.late).toBe(1);
     expect(startedFor('reshare-to-outsiders')).toHaveLength(1);
+  });
+});
+
+describe('reshare-to-outsiders through Slack: a file deleted between the shares', () => {
+  let h: Harness;
+  let bridge: BridgeServer;
+  let enricher: FileEnricher;
+  /** The file's owner deletes it with her own token, through the real WebClient. */
+  const ALICE_TOKEN = 'xoxp-sim-alice';
+  let dm: string;
+  beforeAll(async () => {
+    h = await startHarness();
+    const jsm = await h.nc.jetstreamManager();
+    await jsm.streams.delete(ENRICH_STREAM).catch(() => false);
+    bridge = await new BridgeServer({ js: h.nc.jetstream(), signingSecret: 'stateful-delete-secret', log: silentLogger }).start();
+    enricher = await new FileEnricher({ nc: h.nc, slack: activityWebClient(SIM_BOT_TOKEN, h.sim.apiUrl), log: silentLogger }).start();
+    h.sim.subscribe({ url: bridge.eventsUrl, signingSecret: 'stateful-delete-secret' });
+    dm = h.sim.workspace.openIm('U0BOB0001').id;
+  });
+  afterAll(async () => {
+    h?.sim.subscribe(undefined);
+    await bridge?.stop();
+    await enricher?.stop();
+    await h?.close();
+  });
+
+  const reshareId = (channel: string, ts: string, file: string) => `incident/slack/${TEAM}/${channel}/${ts}/reshare-to-outsiders/${file}`;
+  const exists = (id: string) => h.client.workflow.getHandle(id).describe().then(() => true, () => false);
+  /** Waits until Slack's deliveries are stored, the detector has settled them and the correlator has read every fact. */
+  async function settled(): Promise<void> {
+    await h.sim.settled();
+    await eventually('the file events to leave ENRICH', async () => (await (await h.nc.jetstreamManager()).streams.info(ENRICH_STREAM)).state.messages === 0);
+    const jsm = await h.nc.jetstreamManager();
+    await eventually('the detector to have settled every event', async () => {
+      const info = await jsm.consumers.info(CHAT_STREAM, DETECTOR_CONSUMER);
+      return info.num_pending === 0 && info.num_ack_pending === 0;
+    });
+    const stored = (await jsm.streams.info(FACTS_STREAM)).state.messages;
+    await eventually('the correlator to have read every fact', () => h.correlator.stats.facts >= stored);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+
+  /**
+   * A share of `file` into Bob's DM at `ts`, as the bridge stores Slack's file_share message. Slack
+   * refuses to share a deleted file again, so a share after the deletion can only come this way: it
+   * stands for the second step arriving after the deletion in event time.
+   */
+  async function dmShare(file: string, ts: string): Promise<void> {
+    const event = { type: 'message', subtype: 'file_share', channel: dm, channel_type: 'im', user: 'U0BOB0001', ts, text: '', files: [{ id: file, name: 'plan.pdf', title: 'plan.pdf' }] };
+    const envelope = { type: 'event_callback', team_id: TEAM, event_id: `Ev${randomUUID().replaceAll('-', '').slice(0, 16)}`, event_time: Number(ts.split('.')[0]), event };
+    await h.nc.jetstream().publish(chatSubject('slack', TEAM, 'message'), JSON.stringify(envelope), { msgID: envelope.event_id });
+  }
+
+  it('fires once when a file shared in a channel is shared into a DM, every event through the bridge', async () => {
+    const { file, message } = h.sim.uploadFile('U0ALICE01', 'C0GENERAL', { name: 'roadmap.pdf' });
+    h.sim.uploadFile('U0BOB0001', dm, { fileId: file.id });
+    const id = reshareId('C0GENERAL', message.ts, file.id);
+    await eventually(`incident ${id} to start`, () => exists(id));
+    await settled();
+    expect(h.correlator.stats.started).toBe(1);
+  });
+
+  it('does not fire when the file is deleted between the shares (file_deleted through the bridge), and fires for a file that was not', async () => {
+    const before = { ...h.correlator.stats };
+    const kept = h.sim.uploadFile('U0ALICE01', 'C0GENERAL', { name: 'plan-kept.pdf' });
+    const gone = h.sim.uploadFile('U0ALICE01', 'C0GENERAL', { name: 'plan-gone.pdf' });
+    await settled();
+    await activityWebClient(ALICE_TOKEN, h.sim.apiUrl).files.delete({ file: gone.file.id });
+    const deletion = h.sim.events.at(-1)!;
+    expect(deletion.event).toEqual({ type: 'file_deleted', file_id: gone.file.id, event_ts: expect.any(String) });
+    // The deletion names the file only; the detector turns it into a fact that reaches the file's sequence.
+    await eventually('the correlator to cancel the sequence of the deleted file', () => h.correlator.stats.cancelled > before.cancelled);
+    const after = `${Number((deletion.event as { event_ts: string }).event_ts.split('.')[0]) + 1}.000100`;
+    await dmShare(gone.file.id, after);
+    await dmShare(kept.file.id, after.replace(/00$/, '01'));
+    await settled();
+    expect(await exists(reshareId('C0GENERAL', kept.message.ts, kept.file.id))).toBe(true);
+    expect(await exists(reshareId('C0GENERAL', gone.message.ts, gone.file.id))).toBe(false);
+    expect(h.correlator.stats.started - before.started).toBe(1);
+    expect(h.correlator.stats.cancelled - before.cancelled).toBe(1);
   });
 });

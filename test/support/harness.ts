@@ -9,10 +9,11 @@ import { bundleWorkflowCode, DefaultLogger, Runtime, type Worker, type WorkflowB
 import type { NatsConnection } from 'nats';
 import { inject } from 'vitest';
 import { loadConfig, type Config } from '../../src/config';
+import type { Correlator } from '../../src/correlator/correlator';
 import type { Detector } from '../../src/detector/detector';
 import { loadRules } from '../../src/engine/load';
 import { createLogger, silentLogger } from '../../src/log';
-import { CHAT_STREAM, DEADLETTER_STREAM } from '../../src/nats/streams';
+import { CHAT_STREAM, DEADLETTER_STREAM, FACTS_STREAM } from '../../src/nats/streams';
 import { GithubSimulator } from '../../src/github-sim/server';
 import { SlackSimulator } from '../../src/slack-sim/server';
 import { SIM_ADMIN_TOKEN, SIM_BOT_TOKEN } from '../../src/slack-sim/workspace';
@@ -40,6 +41,8 @@ export interface Harness {
   client: Client;
   workers: Worker[];
   detector: Detector;
+  /** The correlator of the stateful rules (rules/stateful.yaml), owning every FACTS partition. */
+  correlator: Correlator;
   close(): Promise<void>;
 }
 
@@ -114,13 +117,13 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     rules: () => rules,
     log: process.env.TEST_LOG ? createLogger({ level: 'debug' }) : silentLogger,
     workflowBundle: await workflowBundle(),
-    // Each suite starts from empty streams.
+    // Each suite starts from empty streams (FACTS too: another suite's facts would complete matches here).
     beforeDetect: async (nc) => {
       const jsm = await nc.jetstreamManager();
-      for (const s of [CHAT_STREAM, DEADLETTER_STREAM]) await jsm.streams.delete(s).catch(() => false);
+      for (const s of [CHAT_STREAM, DEADLETTER_STREAM, FACTS_STREAM]) await jsm.streams.delete(s).catch(() => false);
     },
   });
-  const { nc, client, workers, detector } = pipeline;
+  const { nc, client, workers, detector, correlator } = pipeline;
 
   return {
     config,
@@ -130,6 +133,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     client,
     workers,
     detector,
+    correlator,
     async close() {
       await terminateRunning(client, config.temporal.taskQueue);
       await pipeline.stop();
