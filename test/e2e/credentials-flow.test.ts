@@ -12,8 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { IncidentState } from '../../contract';
 import { readAuditTrail } from '../../src/incidents/audit-trail';
 import { GithubSimulator } from '../../src/github-sim/server';
-import { chatSubject } from '../../src/nats/streams';
-import { eventually, incidentResult, startHarness, type Harness } from '../support/harness';
+import { eventually, incidentResult, startHarness, type Harness, postAndPublish, stateWhen } from '../support/harness';
 
 const TEAM = 'T0SENTNL1';
 
@@ -27,21 +26,9 @@ describe('leaked credentials verified and revoked', () => {
     await h?.close();
   });
 
-  const post = async (text: string) => {
-    const { message, envelope } = h.sim.postAsUser('U0ALICE01', 'C0GENERAL', text);
-    await h.nc.jetstream().publish(chatSubject('slack', TEAM, 'message'), JSON.stringify(envelope), { msgID: envelope.event_id });
-    return message;
-  };
+  const post = (text: string) => postAndPublish(h, 'U0ALICE01', 'C0GENERAL', text);
   const idOf = (ts: string, rule: string) => `incident/slack/${TEAM}/C0GENERAL/${ts}/${rule}`;
-  const stateOf = (id: string, status: string) =>
-    eventually(
-      `${id} to be ${status}`,
-      async () => {
-        const s = await h.client.workflow.getHandle(id).query<IncidentState>('state').catch(() => undefined);
-        return s?.status === status && s;
-      },
-      60_000,
-    );
+  const stateOf = (id: string, status: IncidentState['status']) => stateWhen(h.client, id, status, 60_000);
   const approve = (id: string) => h.client.workflow.getHandle(id).executeUpdate('approveRevocation', { args: [{ by: 'U0ADMIN01', reason: 'confirmed leak' }] });
   /** Everything an operator or a log reader could see of the incident, as one string. */
   const visible = async (id: string) => {

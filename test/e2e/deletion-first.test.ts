@@ -8,9 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncidentState } from '../../contract';
-import { chatSubject } from '../../src/nats/streams';
 import { applyRateLimits } from '../../src/slack-sim/dev-limits';
-import { eventually, incidentResult, startHarness, type Harness } from '../support/harness';
+import { eventually, incidentResult, startHarness, type Harness, postAndPublish } from '../support/harness';
 
 const TEAM = 'T0SENTNL1';
 // A workspace as Slack runs it, scaled up a little so that the suite takes seconds: posts are the scarce method.
@@ -37,11 +36,7 @@ async function suite(env: Record<string, string>) {
   writeFileSync(join(dir, 'rules.yaml'), rules);
   const h = await startHarness({ SENTINEL_RULES_DIR: dir, SLACK_RATE_LIMITS: WORKSPACE, SLACK_MAX_CALLS_PER_SECOND: '2', ...env });
   applyRateLimits(h.sim, WORKSPACE);
-  const post = async (user: string, channel: string, text: string) => {
-    const { message, envelope } = h.sim.postAsUser(user, channel, text);
-    await h.nc.jetstream().publish(chatSubject('slack', TEAM, 'message'), JSON.stringify(envelope), { msgID: envelope.event_id });
-    return message;
-  };
+  const post = (user: string, channel: string, text: string) => postAndPublish(h, user, channel, text);
   return { h, post };
 }
 

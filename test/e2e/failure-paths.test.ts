@@ -6,10 +6,9 @@
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readAuditTrail } from '../../src/incidents/audit-trail';
-import { chatSubject } from '../../src/nats/streams';
 import type { IncidentState } from '../../contract';
 import type { OffenderState } from '../../workflows/offender';
-import { eventually, incidentResult, startHarness, type Harness } from '../support/harness';
+import { eventually, incidentResult, startHarness, type Harness, postAndPublish, stateWhen } from '../support/harness';
 import { recordHistory } from '../support/histories';
 import { INCIDENT_RULES, rulesDir } from '../support/incident-rules';
 
@@ -29,17 +28,9 @@ describe('failure paths', () => {
     await h?.close();
   });
 
-  const post = async (user: string, channel: string, text: string) => {
-    const { message, envelope } = h.sim.postAsUser(user, channel, text);
-    await h.nc.jetstream().publish(chatSubject('slack', TEAM, 'message'), JSON.stringify(envelope), { msgID: envelope.event_id });
-    return message;
-  };
+  const post = (user: string, channel: string, text: string) => postAndPublish(h, user, channel, text);
   const idOf = (channel: string, ts: string, rule: string) => `incident/slack/${TEAM}/${channel}/${ts}/${rule}`;
-  const statusOf = (id: string, status: string) =>
-    eventually(`${id} to be ${status}`, async () => {
-      const s = await h.client.workflow.getHandle(id).query<IncidentState>('state').catch(() => undefined);
-      return s?.status === status && s;
-    });
+  const statusOf = (id: string, status: IncidentState['status']) => stateWhen(h.client, id, status);
   const offenderHistory = (user: string, done: (s: OffenderState) => boolean) =>
     eventually(`offender ${user}`, async () => {
       const s = await h.client.workflow.getHandle(`offender/slack/${TEAM}/${user}`).query<OffenderState>('history').catch(() => undefined);

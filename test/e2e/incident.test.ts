@@ -8,11 +8,10 @@ import { join } from 'node:path';
 import { CreateKeyCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readAuditTrail } from '../../src/incidents/audit-trail';
-import { chatSubject } from '../../src/nats/streams';
 import { projectRoot } from '../../src/paths';
 import type { OffenderState } from '../../workflows/offender';
 import type { IncidentState } from '../../contract';
-import { eventually, incidentResult, startHarness, type Harness } from '../support/harness';
+import { eventually, incidentResult, startHarness, type Harness, postAndPublish, stateWhen } from '../support/harness';
 import { recordHistory } from '../support/histories';
 import { INCIDENT_RULES, rulesDir } from '../support/incident-rules';
 import { testSecrets } from '../support/secrets';
@@ -33,17 +32,9 @@ describe('incident workflows', () => {
 
   const newKey = async () => (await kms.send(new CreateKeyCommand({ Description: 'sentinel test key' }))).KeyMetadata!.Arn!;
   const keyState = async (arn: string) => (await kms.send(new DescribeKeyCommand({ KeyId: arn }))).KeyMetadata!.KeyState;
-  const post = async (user: string, channel: string, text: string) => {
-    const { message, envelope } = h.sim.postAsUser(user, channel, text);
-    await h.nc.jetstream().publish(chatSubject('slack', TEAM, 'message'), JSON.stringify(envelope), { msgID: envelope.event_id });
-    return message;
-  };
+  const post = (user: string, channel: string, text: string) => postAndPublish(h, user, channel, text);
   const idOf = (channel: string, ts: string, rule: string) => `incident/slack/${TEAM}/${channel}/${ts}/${rule}`;
-  const statusOf = (id: string, status: string) =>
-    eventually(`${id} to be ${status}`, async () => {
-      const s = await h.client.workflow.getHandle(id).query<IncidentState>('state').catch(() => undefined);
-      return s?.status === status && s;
-    });
+  const statusOf = (id: string, status: IncidentState['status']) => stateWhen(h.client, id, status);
   const dmsTo = (user: string) => h.sim.workspace.history(`D${user.slice(1)}`).map((m) => m.text);
 
   it('deletes, notifies, revokes the key named in the message and leaves a complete audit trail', async () => {

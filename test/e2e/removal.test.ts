@@ -14,10 +14,9 @@ import { createSlackActivities } from '../../activities/slack';
 import { activityWebClient } from '../../activities/slack-client';
 import { QUARANTINE_STREAM, quarantineSubject, type IncidentState } from '../../contract';
 import { readAuditTrail } from '../../src/incidents/audit-trail';
-import { chatSubject } from '../../src/nats/streams';
 import { projectRoot } from '../../src/paths';
 import { SIM_ADMIN_TOKEN, SIM_BOT_TOKEN } from '../../src/slack-sim/workspace';
-import { eventually, incidentResult, startHarness, type Harness } from '../support/harness';
+import { eventually, incidentResult, startHarness, type Harness, postAndPublish, stateWhen } from '../support/harness';
 import { recordHistory } from '../support/histories';
 import { rulesDir } from '../support/incident-rules';
 import { testCodec, testSecrets } from '../support/secrets';
@@ -64,17 +63,9 @@ describe('redact, tombstone and quarantine', () => {
     await h?.close();
   });
 
-  const post = async (user: string, channel: string, text: string) => {
-    const { message, envelope } = h.sim.postAsUser(user, channel, text);
-    await h.nc.jetstream().publish(chatSubject('slack', TEAM, 'message'), JSON.stringify(envelope), { msgID: envelope.event_id });
-    return message;
-  };
+  const post = (user: string, channel: string, text: string) => postAndPublish(h, user, channel, text);
   const idOf = (channel: string, ts: string, rule: string) => `incident/slack/${TEAM}/${channel}/${ts}/${rule}`;
-  const statusOf = (id: string, status: string) =>
-    eventually(`${id} to be ${status}`, async () => {
-      const s = await h.client.workflow.getHandle(id).query<IncidentState>('state').catch(() => undefined);
-      return s?.status === status && s;
-    });
+  const statusOf = (id: string, status: IncidentState['status']) => stateWhen(h.client, id, status);
   /** The stored bytes of an incident's sealed copy, or undefined when there is none. */
   const storedCopy = async (id: string) => {
     const jsm = await h.nc.jetstreamManager();

@@ -12,14 +12,13 @@ import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { IncidentState } from '../../contract';
 import type { FleetReport } from '../../src/cli/fleet-status';
-import { chatSubject } from '../../src/nats/streams';
 import { projectRoot } from '../../src/paths';
 import { connectWorker } from '../../src/temporal/client';
 import { codecFrom } from '../../src/temporal/data-converter';
 import { bootstrapCurrentVersion } from '../../src/worker/versioning';
 import { createRemediationWorkers } from '../../src/worker/worker';
 import { silentLogger } from '../../src/log';
-import { eventually, startHarness, workflowBundle, type Harness } from '../support/harness';
+import { eventually, startHarness, workflowBundle, type Harness, postAndPublish, stateWhen } from '../support/harness';
 import { INCIDENT_RULES, rulesDir } from '../support/incident-rules';
 
 const run = promisify(execFile);
@@ -55,17 +54,9 @@ describe('worker versioning', () => {
       cwd: projectRoot,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', TEMPORAL_ADDRESS: inject('stack').temporalAddress, NATS_URL: inject('stack').natsUrl, SENTINEL_DEPLOYMENT: deployment, SENTINEL_WORKER_VERSIONING: 'on', SENTINEL_TASK_QUEUE: h.config.temporal.taskQueue, SENTINEL_KMS_TASK_QUEUE: h.config.kms.taskQueue },
     }).catch((err: { stdout: string; stderr: string; code: number }) => ({ stdout: err.stdout, stderr: err.stderr, code: err.code }));
-  const post = async (channel: string, text: string) => {
-    const { message, envelope } = h.sim.postAsUser('U0ALICE01', channel, text);
-    await h.nc.jetstream().publish(chatSubject('slack', TEAM, 'message'), JSON.stringify(envelope), { msgID: envelope.event_id });
-    return message;
-  };
+  const post = (channel: string, text: string) => postAndPublish(h, 'U0ALICE01', channel, text);
   const idOf = (channel: string, ts: string, rule: string) => `incident/slack/${TEAM}/${channel}/${ts}/${rule}`;
-  const statusOf = (id: string, status: string) =>
-    eventually(`${id} to be ${status}`, async () => {
-      const s = await h.client.workflow.getHandle(id).query<IncidentState>('state').catch(() => undefined);
-      return s?.status === status && s;
-    });
+  const statusOf = (id: string, status: IncidentState['status']) => stateWhen(h.client, id, status);
 
   it('finishes a v1 incident waiting for approval on v1 after v2 becomes current, and starts new incidents on v2', async () => {
     const kms = new KMSClient({ region: 'us-east-1', endpoint: inject('stack').kmsEndpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });

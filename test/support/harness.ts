@@ -13,15 +13,16 @@ import type { Correlator } from '../../src/correlator/correlator';
 import type { Detector } from '../../src/detector/detector';
 import { loadRules } from '../../src/engine/load';
 import { createLogger, silentLogger } from '../../src/log';
-import { CHAT_STREAM, DEADLETTER_STREAM, FACTS_STREAM } from '../../src/nats/streams';
+import { CHAT_STREAM, DEADLETTER_STREAM, FACTS_STREAM, chatSubject } from '../../src/nats/streams';
 import { GithubSimulator } from '../../src/github-sim/server';
 import { SlackSimulator } from '../../src/slack-sim/server';
-import { SIM_ADMIN_TOKEN, SIM_BOT_TOKEN } from '../../src/slack-sim/workspace';
+import { SIM_ADMIN_TOKEN, SIM_BOT_TOKEN, type SimMessage } from '../../src/slack-sim/workspace';
 import { workflowsPath } from '../../src/worker/worker';
 import { failureConverterPath } from '../../src/temporal/data-converter';
 import { startPipeline } from '../../src/pipeline';
 import { projectRoot } from '../../src/paths';
 import { join } from 'node:path';
+import type { IncidentState } from '../../contract';
 
 let bundle: Promise<WorkflowBundle> | undefined;
 let runtimeInstalled = false;
@@ -55,6 +56,28 @@ export async function eventually<T>(what: string, check: () => T | undefined | f
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Posts `text` as `user` in the simulator and publishes its event to CHAT the way the bridge does
+ * (by event id), for suites that run the pipeline without a bridge. Answers the posted message.
+ */
+export async function postAndPublish(h: Pick<Harness, 'sim' | 'nc'>, user: string, channel: string, text: string): Promise<SimMessage> {
+  const { message, envelope } = h.sim.postAsUser(user, channel, text);
+  await h.nc.jetstream().publish(chatSubject('slack', envelope.team_id, 'message'), JSON.stringify(envelope), { msgID: envelope.event_id });
+  return message;
+}
+
+/** The state of incident `id` as soon as its status is `status`. */
+export function stateWhen(client: Client, id: string, status: IncidentState['status'], timeoutMs?: number): Promise<IncidentState> {
+  return eventually(
+    `${id} to be ${status}`,
+    async () => {
+      const s = await client.workflow.getHandle(id).query<IncidentState>('state').catch(() => undefined);
+      return s?.status === status && s;
+    },
+    timeoutMs,
+  );
 }
 
 /** The result of an incident workflow, once the detector has started it. */
