@@ -1,9 +1,10 @@
 /** The simulator speaks Slack's wire format: proven through the real @slack/web-api WebClient over HTTP. */
 import { ErrorCode, WebClient, type WebAPICallError } from '@slack/web-api';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { SlackSimulator } from '../src/slack-sim/server';
+import { SlackSimulator, type EventEnvelope } from '../src/slack-sim/server';
 import { SIM_ADMIN_TOKEN, SIM_BOT_TOKEN } from '../src/slack-sim/workspace';
 import { activityWebClient } from '../activities/slack-client';
+import { normalizeSlack } from '../src/events/normalize';
 
 describe('Slack Web API simulator', () => {
   let sim: SlackSimulator;
@@ -92,6 +93,19 @@ describe('Slack Web API simulator', () => {
     const changed = sim.editAsUser('U0ALICE01', 'C0GENERAL', message.ts, 'draft with more');
     expect(sim.events.length).toBeGreaterThan(before);
     expect(changed.event).toMatchObject({ subtype: 'message_changed', message: { text: 'draft with more' }, previous_message: { text: 'draft' } });
+  });
+
+  it("emits message_changed for an admin's chat.update too, naming the editor, and the detector leaves that edit alone", async () => {
+    const { message } = sim.postAsUser('U0ALICE01', 'C0GENERAL', 'the key is hunter2hunter2');
+    let changed: EventEnvelope | undefined;
+    const off = sim.onEvent((e) => (changed = e));
+    await admin.chat.update({ channel: 'C0GENERAL', ts: message.ts, text: ':no_entry: removed by Sentinel' });
+    off();
+    expect(changed?.event).toMatchObject({ subtype: 'message_changed', message: { user: 'U0ALICE01', text: ':no_entry: removed by Sentinel', edited: { user: 'U0ADMIN01' } }, previous_message: { text: 'the key is hunter2hunter2' } });
+    expect(normalizeSlack(JSON.parse(JSON.stringify(changed)))).toEqual({ kind: 'ignored', reason: 'edited by someone other than its author' });
+    // The author's own edit is read like any message.
+    const own = sim.editAsUser('U0ALICE01', 'C0GENERAL', message.ts, 'never mind');
+    expect(normalizeSlack(JSON.parse(JSON.stringify(own)))).toMatchObject({ kind: 'event', event: { eventType: 'message_changed', user: 'U0ALICE01', text: 'never mind' } });
   });
 
   it('emits an Events API event_callback for each posted message', async () => {

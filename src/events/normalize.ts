@@ -131,6 +131,11 @@ export function normalizeSlack(doc: Json, options: { requireTeam?: boolean } = {
     return { kind: 'ignored', reason: 'edit without a text change' };
   }
   if (message.bot_id !== undefined) return { kind: 'ignored', reason: 'posted by a bot' };
+  // Only its author's words are the author's leak. An edit by someone else is a workspace admin's
+  // or an app's, Sentinel's own redactions and tombstones among them: scanned, they would open
+  // incidents against the author for Sentinel's notice.
+  const editor = edited && isObject(message.edited) ? message.edited.user : undefined;
+  if (editor !== undefined && editor !== message.user) return { kind: 'ignored', reason: 'edited by someone other than its author' };
   if (typeof message.text !== 'string') throw new MalformedEventError(`${edited ? 'event.message' : 'event'}.text is missing or not a string`);
   const rawTeam = envelope?.team_id ?? event.team ?? message.team;
   const team = rawTeam === undefined && options.requireTeam === false ? '' : id(rawTeam, envelope ? 'team_id' : 'event.team');

@@ -370,6 +370,15 @@ export class SlackSimulator {
   /** Edits a message as its author and emits `message_changed`. */
   editAsUser(user: string, channel: string, ts: string, text: string): EventEnvelope {
     const { before, after } = this.workspace.update(channel, ts, text, { kind: 'user', user });
+    return this.emitEdit(channel, before, after);
+  }
+
+  /**
+   * `message_changed` for an edit, whoever made it (the author, or an admin or app through
+   * chat.update): the message as it is now, with `edited.user` the editor, and as it was
+   * (https://api.slack.com/events/message/message_changed).
+   */
+  private emitEdit(channel: string, before: SimMessage, after: SimMessage): EventEnvelope {
     return this.emit({
       type: 'message',
       subtype: 'message_changed',
@@ -560,7 +569,8 @@ export class SlackSimulator {
       case 'chat.update': {
         const channel = str('channel', 'channel_not_found');
         const { blocks } = blocksOf(a.blocks);
-        const { after } = ws.update(channel, str('ts', 'message_not_found'), blocks && !a.text ? '' : str('text', 'no_text'), auth, blocks);
+        const { before, after } = ws.update(channel, str('ts', 'message_not_found'), blocks && !a.text ? '' : str('text', 'no_text'), auth, blocks);
+        this.emitEdit(channel, before, after);
         return { channel, ts: after.ts, text: after.text };
       }
       case 'conversations.open': {
