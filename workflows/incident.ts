@@ -40,7 +40,7 @@ import {
   retryUpdate,
   stateQuery,
 } from './incident-messages';
-import { perform, planFor } from './incident-steps';
+import { perform, planFor, type Step } from './incident-steps';
 
 const internal = proxyActivities<InternalActivities>(internalCall);
 const local = proxyLocalActivities<InternalActivities>(localCall);
@@ -56,7 +56,17 @@ export const Patches = {
    * work in a burst (and what kept first workflow tasks, hence deletions, waiting).
    */
   localAudit: 'local-audit',
+  /**
+   * A notice (notify, summary) that fails for good no longer holds back the revocations after it:
+   * it waits for an operator's retry once they have run.
+   */
+  deferFailedNotices: 'defer-failed-notices',
 } as const;
+
+/** Steps whose permanent failure may wait until the end (patched `defer-failed-notices`). */
+const DEFERRABLE: ReadonlySet<Step> = new Set(['notify', 'summary']);
+/** The steps a failed notice must not hold back. */
+const REMEDIATIONS: ReadonlySet<Step> = new Set(['revoke_kms', 'revoke_credential']);
 
 /** One operator control: an Update (validated, answers the caller) and a Signal of the same name that reuses its validator. */
 interface Control {
@@ -135,31 +145,58 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   };
 
   const context = { input, settings, incident, slack, slackDelete, kms, credentials, quarantine, internal };
-  // A dismissed incident takes no further step but the review of a quarantined message: a decision
-  // already taken is carried out, a copy nobody decided on is discarded. Plans without it stop as before.
-  for (const step of plan) {
+  // Notices that failed for good (patched `defer-failed-notices`), each with Slack's reason: they
+  // wait for an operator once the steps that matter more (revocations) have run.
+  const deferred: { step: Step; reason: string }[] = [];
+  /**
+   * Runs `step` until it is done or the incident dismissed. A failure puts the incident in
+   * needs_attention until an operator retries or dismisses it; `failedWith`: it already failed so.
+   */
+  const carryOut = async (step: Step, failedWith?: string): Promise<void> => {
+    let reason = failedWith;
     for (;;) {
-      if (state.dismissed && step !== 'review') break;
-      try {
-        const [outcome, detail] = await perform(step, context);
-        incident.record(step, outcome, detail);
-        break;
-      } catch (err) {
-        if (!(err instanceof ActivityFailure)) throw err;
-        const reason = err.cause?.message ?? err.message;
-        incident.record(step, 'failed', reason);
-        state.failed = { step, reason };
-        incident.setStatus('needs_attention');
-        await condition(() => incident.retryRequested !== undefined || state.dismissed !== undefined);
-        if (state.dismissed) break;
-        const retry = incident.retryRequested!;
-        incident.audit({ kind: 'operator', step, outcome: 'retry', actor: retry.by, ...(retry.reason ? { detail: retry.reason } : {}) });
-        incident.retryRequested = undefined;
-        state.failed = undefined;
-        incident.setStatus('remediating');
+      // A dismissed incident takes no further step but the review of a quarantined message: a decision
+      // already taken is carried out, a copy nobody decided on is discarded. Plans without it stop as before.
+      if (state.dismissed && step !== 'review') return;
+      if (reason === undefined) {
+        try {
+          const [outcome, detail] = await perform(step, context);
+          incident.record(step, outcome, detail);
+          return;
+        } catch (err) {
+          if (!(err instanceof ActivityFailure)) throw err;
+          reason = err.cause?.message ?? err.message;
+          incident.record(step, 'failed', reason);
+          // Telling the author or the security channel must not hold back a revocation after it:
+          // the remediation goes on, and the notice waits for an operator at the end.
+          if (failedWith === undefined && DEFERRABLE.has(step) && plan.some((later) => REMEDIATIONS.has(later) && plan.indexOf(later) > plan.indexOf(step)) && patched(Patches.deferFailedNotices)) {
+            deferred.push({ step, reason });
+            incident.audit({ kind: 'decision', step, outcome: 'deferred', detail: 'the remediation goes on; this step waits for an operator once it is done' });
+            return;
+          }
+        }
       }
+      state.failed = { step, reason };
+      incident.setStatus('needs_attention');
+      await condition(() => incident.retryRequested !== undefined || state.dismissed !== undefined);
+      if (state.dismissed) return;
+      const retry = incident.retryRequested!;
+      incident.audit({ kind: 'operator', step, outcome: 'retry', actor: retry.by, ...(retry.reason ? { detail: retry.reason } : {}) });
+      incident.retryRequested = undefined;
+      state.failed = undefined;
+      incident.setStatus('remediating');
+      reason = undefined;
     }
+  };
+  const carryOutDeferred = async () => {
+    for (let d = deferred.shift(); d; d = deferred.shift()) await carryOut(d.step, d.reason);
+  };
+  for (const step of plan) {
+    // A quarantined message's review may wait for weeks: deferred notices come before it.
+    if (step === 'review') await carryOutDeferred();
+    await carryOut(step);
   }
+  await carryOutDeferred();
   if (state.dismissed) state.pending = [];
   // Everything an operator or a step started finishes before the incident says it is closed: an
   // escalation accepted now is still carried out and on the trail before the close record.

@@ -3,7 +3,7 @@
  * simulator: a permanent Slack error in an escalation, an escalation notice that fails while the
  * incident waits, audit records across continueAsNew. Each ends somewhere visible, none wedges.
  */
-import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readAuditTrail } from '../../src/incidents/audit-trail';
 import type { IncidentState } from '../../contract';
@@ -67,6 +67,34 @@ describe('failure paths', () => {
     expect(h.sim.workspace.history(`D${user.slice(1)}`).filter((m) => m.text.includes('data-loss incident within 24h'))).toHaveLength(1);
     h.sim.clearFaults();
     await recordHistory(`offender/slack/${TEAM}/${user}`, 'offender-escalation-failed');
+  });
+
+  it('revokes the key even when telling the author fails for good, and leaves the notice for an operator at the end', async () => {
+    const arn = (await kms.send(new CreateKeyCommand({ Description: 'sentinel deferred-notice key' }))).KeyMetadata!.Arn!;
+    // The author cannot be told: Slack refuses the DM for good (a permanent error, not retried).
+    h.sim.injectFault({ method: 'conversations.open', kind: 'error', error: 'user_disabled', times: 1 });
+    const message = await post('U0BOB0001', 'C0ENGINEE', `rotate ${arn} please`);
+    const id = idOf('C0ENGINEE', message.ts, 'kms-auto');
+    const waiting = await statusOf(id, 'needs_attention');
+    // Everything after the failed notice ran first: the summary, the report and the revocation.
+    expect(waiting.steps.map((s) => [s.step, s.outcome])).toEqual([
+      ['delete', 'done'],
+      ['notify', 'failed'],
+      ['summary', 'done'],
+      ['report', 'done'],
+      ['revoke_kms', 'done'],
+    ]);
+    expect(waiting.failed).toMatchObject({ step: 'notify', reason: expect.stringContaining('user_disabled') });
+    expect((await kms.send(new DescribeKeyCommand({ KeyId: arn }))).KeyMetadata!.KeyState).toBe('Disabled');
+    const trail = await readAuditTrail(h.nc, id);
+    expect(trail.filter((r) => r.step === 'notify').map((r) => r.outcome)).toEqual(expect.arrayContaining(['failed', 'deferred']));
+    // The operator retries once Slack lets the DM through: the notice goes out and the incident closes.
+    await h.client.workflow.getHandle(id).executeUpdate('retry', { args: [{ by: 'U0ADMIN01', reason: 'account re-enabled' }] });
+    const done = await incidentResult<IncidentState>(h.client, id);
+    expect(done.status).toBe('resolved');
+    expect(done.steps.map((s) => [s.step, s.outcome]).slice(-1)).toEqual([['notify', 'done']]);
+    expect(h.sim.workspace.history('D0BOB0001').filter((m) => m.text.includes('KMS'))).toHaveLength(1);
+    await recordHistory(id, 'incident-notice-deferred');
   });
 
   it('records an escalation notice that fails while the incident waits, and still closes the incident', async () => {
