@@ -112,6 +112,18 @@ export interface SlackControlsOptions {
   /** Posts to a response_url; default fetch. */
   respond?: (url: string, message: Record<string, unknown>) => Promise<void>;
   now?: () => Date;
+  /** The security summaries, so that a decision made with /sentinel shows on its summary too; absent: it does not. */
+  summaries?: SummaryMessages;
+}
+
+/** Where an incident's security summary is, and how to read and rewrite it (the bot's own message). */
+export interface SummaryMessages {
+  /** The message the incident's summary went out in (alone or in a digest), if it has. */
+  locate(incidentId: string): Promise<{ channel: string; ts: string } | undefined>;
+  /** The message as Slack has it now. */
+  read(channel: string, ts: string): Promise<{ text?: string; blocks?: unknown } | undefined>;
+  /** Replaces the message's blocks, keeping `text` as its fallback. */
+  write(channel: string, ts: string, text: string, blocks: Block[]): Promise<void>;
 }
 
 export interface ControlStats {
@@ -182,20 +194,39 @@ export class SlackControls {
     const r = await this.update(a.incidentId, a.control, { by: a.user, reason: 'from the Slack summary' });
     if (!r.ok) return this.respond(a.responseUrl, ephemeral(`:warning: ${CONTROL_TEXT[a.control].label} \`${a.incidentId}\`: ${r.reason}`));
     const line = `:white_check_mark: ${CONTROL_TEXT[a.control].done} by <@${a.user}> at ${this.stamp()}; the incident is ${r.state.status}.`;
-    const key = a.messageKey;
+    // The summary shows the outcome in place of the incident's buttons; without them (an old message), a note to the user.
+    await this.inTurn(a.messageKey, a.incidentId, line, async () => a.message, (blocks) =>
+      this.respond(a.responseUrl, blocks ? { replace_original: true, text: a.message?.text ?? line, blocks } : ephemeral(line)),
+    );
+  }
+
+  /**
+   * Writes `line` in place of an incident's buttons on a summary message. One message's outcomes go
+   * in turn, each on the blocks this bridge wrote to it last: a click carries the message as Slack
+   * showed it, which misses an outcome written a moment before (two operators on one digest), so
+   * the newer blocks are the base. `current`: the message as Slack has it, when this bridge wrote
+   * none; `put` writes the result (undefined: the message has no buttons of the incident).
+   */
+  private async inTurn(
+    key: string | undefined,
+    incidentId: string,
+    line: string,
+    current: () => Promise<{ text?: string; blocks?: unknown } | undefined>,
+    put: (blocks: Block[] | undefined, text: string | undefined) => Promise<void>,
+  ): Promise<void> {
     const prior = key ? this.written.get(key) : undefined;
     const turn = (prior?.turn ?? Promise.resolve()).then(async () => {
-      const base = (key ? this.written.get(key)?.blocks : undefined) ?? a.message?.blocks;
-      const blocks = withOutcome(base, a.incidentId, line);
+      const mine = key ? this.written.get(key)?.blocks : undefined;
+      const message = mine ? undefined : await current();
+      const blocks = withOutcome(mine ?? message?.blocks, incidentId, line);
       const entry = key ? this.written.get(key) : undefined;
       if (blocks && entry) entry.blocks = blocks;
-      // The summary shows the outcome in place of the incident's buttons; without them (an old message), a note to the user.
-      await this.respond(a.responseUrl, blocks ? { replace_original: true, text: a.message?.text ?? line, blocks } : ephemeral(line));
+      await put(blocks, message?.text);
     });
     if (key) {
       this.written.delete(key);
-      this.written.set(key, { ...(prior?.blocks ? { blocks: prior.blocks } : {}), turn });
-      // Summaries clicked on recently; older ones fall back to what Slack sends.
+      this.written.set(key, { ...(prior?.blocks ? { blocks: prior.blocks } : {}), turn: turn.catch(() => undefined) });
+      // Summaries decided on recently; older ones are read from Slack again.
       while (this.written.size > 500) this.written.delete(this.written.keys().next().value!);
     }
     await turn;
@@ -210,6 +241,22 @@ export class SlackControls {
     const r = await this.update(cmd.incidentId, cmd.control, { by: user, reason: cmd.reason ?? 'from /sentinel' });
     if (!r.ok) return this.respond(responseUrl, ephemeral(`:warning: ${cmd.verb} \`${cmd.incidentId}\`: ${r.reason}`));
     await this.respond(responseUrl, ephemeral(`:white_check_mark: ${CONTROL_TEXT[cmd.control].done} by <@${user}> at ${this.stamp()}: \`${cmd.incidentId}\` is ${r.state.status}.`));
+    await this.onSummary(cmd.incidentId, `:white_check_mark: ${CONTROL_TEXT[cmd.control].done} by <@${user}> at ${this.stamp()} (/sentinel); the incident is ${r.state.status}.`);
+  }
+
+  /** A decision made with /sentinel, shown on the incident's summary as a click's would be. The decision stands if this fails: it is logged. */
+  private async onSummary(incidentId: string, line: string): Promise<void> {
+    const summaries = this.o.summaries;
+    if (!summaries) return;
+    try {
+      const at = await summaries.locate(incidentId);
+      if (!at) return; // no summary yet (or none configured): the buttons, once posted, apply
+      await this.inTurn(`${at.channel}/${at.ts}`, incidentId, line, () => summaries.read(at.channel, at.ts), async (blocks, text) => {
+        if (blocks) await summaries.write(at.channel, at.ts, text ?? line, blocks);
+      });
+    } catch (err) {
+      this.o.log.warn('could not show a /sentinel decision on the summary', { incidentId, error: err });
+    }
   }
 
   /** The operator check; a refusal is told to the user and, for an incident, written to its audit trail. */

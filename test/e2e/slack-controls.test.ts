@@ -12,7 +12,9 @@ import { jetStreamAudit } from '../../activities/audit';
 import { composeSecurityDigest } from '../../activities/notice-batcher';
 import { digestBlocks } from '../../activities/summary-blocks';
 import { activityWebClient } from '../../activities/slack-client';
+import { jetStreamNoticeLedger } from '../../activities/notice-ledger';
 import { SlackControls } from '../../src/bridge/controls';
+import { summaryMessages } from '../../src/bridge/operator-loop';
 import { Operators } from '../../src/bridge/operators';
 import { BridgeServer } from '../../src/bridge/server';
 import { startSocketMode, type SocketModeIngest } from '../../src/bridge/socket-mode';
@@ -51,7 +53,8 @@ describe('operator controls in Slack', () => {
     await ensureAuditStream(await h.nc.jetstreamManager());
     // U0ADMIN01 by id; the secops user group (S0SECOPS1: U0CAROL01) through usergroups.users.list. Alice and Bob are not operators.
     const operators = new Operators({ users: new Set(['U0ADMIN01']), groups: ['S0SECOPS1'], slack: activityWebClient(SIM_BOT_TOKEN, h.sim.apiUrl), log: silentLogger });
-    controls = new SlackControls({ operators, temporal: h.client, audit: jetStreamAudit(h.nc.jetstream()), log: silentLogger });
+    const summaries = summaryMessages(await jetStreamNoticeLedger(h.nc.jetstream()), activityWebClient(SIM_BOT_TOKEN, h.sim.apiUrl));
+    controls = new SlackControls({ operators, temporal: h.client, audit: jetStreamAudit(h.nc.jetstream()), log: silentLogger, summaries });
     bridge = await new BridgeServer({ js: h.nc.jetstream(), signingSecret: SECRET, log: silentLogger, controls }).start();
     h.sim.subscribe({ url: bridge.eventsUrl, signingSecret: SECRET, interactivityUrl: bridge.interactivityUrl, commandsUrl: bridge.commandsUrl });
   });
@@ -219,7 +222,7 @@ describe('operator controls in Slack', () => {
   });
 
   it('lists open incidents, shows one and approves with /sentinel; refuses a non-operator; answers usage to an unknown subcommand', async () => {
-    const { arn, id } = await pendingRevocation();
+    const { arn, id, summary } = await pendingRevocation();
     const usage = await h.sim.command({ user: 'U0ADMIN01', channel: SECURITY, text: 'frobnicate' });
     expect(usage).toMatchObject({ status: 200, body: { response_type: 'ephemeral', text: expect.stringMatching(/^unknown subcommand "frobnicate"\.\n\*\/sentinel\*/) } });
 
@@ -251,6 +254,12 @@ describe('operator controls in Slack', () => {
     const state = await incidentResult<IncidentState>(h.client, id);
     expect(state.approval).toMatchObject({ decision: 'approve', by: 'U0ADMIN01', reason: 'confirmed exposure' });
     expect(await keyState(arn)).toBe('Disabled');
+    // The summary shows the decision in place of the buttons, as a click would have.
+    const updated = await eventually('the summary to show the /sentinel decision', () => {
+      const m = h.sim.workspace.find(SECURITY, summary.ts);
+      return m && buttonsOf(m, id).length === 0 && m;
+    });
+    expect(JSON.stringify(updated.blocks)).toMatch(/Revocation approved by <@U0ADMIN01> at [^"]* \(\/sentinel\); the incident is/);
     // Resolved now: no longer among the open ones.
     await eventually('the incident to leave the open list', async () => {
       const n = ephemeralsTo('U0ADMIN01').length;
