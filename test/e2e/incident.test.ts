@@ -2,19 +2,15 @@
  * Incident workflows end to end on the real dev server, NATS, moto (KMS) and the Slack simulator:
  * KMS revocation with and without approval, Slack rate limits, repeat offenders, the audit trail.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { join } from 'node:path';
 import { CreateKeyCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readAuditTrail } from '../../src/incidents/audit-trail';
-import { projectRoot } from '../../src/paths';
 import type { OffenderState } from '../../workflows/offender';
 import type { IncidentState } from '../../contract';
 import { eventually, incidentResult, startHarness, type Harness, postAndPublish, stateWhen } from '../support/harness';
 import { recordHistory } from '../support/histories';
+import { incidentsCli } from '../support/processes';
 import { INCIDENT_RULES, rulesDir } from '../support/incident-rules';
-import { testSecrets } from '../support/secrets';
 
 const TEAM = 'T0SENTNL1';
 
@@ -179,17 +175,7 @@ describe('incident workflows', () => {
   });
 
   it('lets an operator find, retry and audit incidents from the sentinel CLI', async () => {
-    const stack = inject('stack');
-    const cli = async (...args: string[]) => {
-      try {
-        const r = await promisify(execFile)(process.execPath, [join(projectRoot, 'bin', 'sentinel.js'), 'incidents', ...args], {
-          env: { ...process.env, TEMPORAL_ADDRESS: stack.temporalAddress, NATS_URL: stack.natsUrl, SENTINEL_OPERATOR: 'U0ADMIN01', ...testSecrets() },
-        });
-        return { code: 0, ...r };
-      } catch (e) {
-        return e as { code: number; stdout: string; stderr: string };
-      }
-    };
+    const cli = incidentsCli;
     h.sim.injectFault({ method: 'chat.delete', kind: 'error', error: 'cant_delete_message' });
     const message = await post('U0ALICE01', 'C0GENERAL', 'a leakword again');
     const id = idOf('C0GENERAL', message.ts, 'leakword');

@@ -3,10 +3,7 @@
  * through the real client): what the channel shows afterwards, the sealed copy in QUARANTINE, an
  * operator's restore and discard (Updates and the CLI), expiry, and a restore retried after a crash.
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetStreamNoticeLedger } from '../../activities/notice-ledger';
 import { createQuarantineActivities } from '../../activities/quarantine';
 import { quarantineVault, type QuarantineVault } from '../../activities/quarantine-vault';
@@ -14,12 +11,12 @@ import { createSlackActivities } from '../../activities/slack';
 import { activityWebClient } from '../../activities/slack-client';
 import { QUARANTINE_STREAM, quarantineSubject, type IncidentState } from '../../contract';
 import { readAuditTrail } from '../../src/incidents/audit-trail';
-import { projectRoot } from '../../src/paths';
 import { SIM_ADMIN_TOKEN, SIM_BOT_TOKEN } from '../../src/slack-sim/workspace';
 import { eventually, incidentResult, startHarness, type Harness, postAndPublish, stateWhen } from '../support/harness';
 import { recordHistory } from '../support/histories';
-import { rulesDir } from '../support/incident-rules';
-import { testCodec, testSecrets } from '../support/secrets';
+import { QUARANTINE_RULE, rulesDir, testToken } from '../support/incident-rules';
+import { incidentsCli } from '../support/processes';
+import { testCodec } from '../support/secrets';
 
 const TEAM = 'T0SENTNL1';
 
@@ -38,18 +35,9 @@ const RULES = `rules:
     severity: medium
     match: { keywords: [tombword] }
     actions: [tombstone]
-  - id: quarantine-token
-    description: Quarantined test token
-    category: secret
-    severity: high
-    match: { regex: '(QRNT-[A-Z0-9]{16})', anchors: ["QRNT-"] }
-    scope: { channels: [C0ENGINEE] }
-    actions: [quarantine, notify]
-    message: "<@{user}>, your message is held for review."
-`;
+${QUARANTINE_RULE}`;
 
-/** A token of the test rules' shape (upper-case letters and digits, no placeholder look). */
-const token = (prefix: string) => `${prefix}-${Array.from({ length: 16 }, () => 'ABCDEFGHJKMNPQRSTVWXYZ23456789'[Math.floor(Math.random() * 30)]).join('')}`;
+const token = testToken;
 
 describe('redact, tombstone and quarantine', () => {
   let h: Harness;
@@ -174,17 +162,7 @@ describe('redact, tombstone and quarantine', () => {
   });
 
   it('lists the review queue and discards a quarantined message from the sentinel CLI', async () => {
-    const stack = inject('stack');
-    const cli = async (...args: string[]) => {
-      try {
-        const r = await promisify(execFile)(process.execPath, [join(projectRoot, 'bin', 'sentinel.js'), 'incidents', ...args], {
-          env: { ...process.env, TEMPORAL_ADDRESS: stack.temporalAddress, NATS_URL: stack.natsUrl, SENTINEL_OPERATOR: 'U0ADMIN01', ...testSecrets() },
-        });
-        return { code: 0, ...r };
-      } catch (e) {
-        return e as { code: number; stdout: string; stderr: string };
-      }
-    };
+    const cli = incidentsCli;
     const secret = token('QRNT');
     const message = await post('U0BOB0001', 'C0ENGINEE', `prod: ${secret}`);
     const id = idOf('C0ENGINEE', message.ts, 'quarantine-token');

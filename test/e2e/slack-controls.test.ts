@@ -25,22 +25,14 @@ import { ensureAuditStream } from '../../src/nats/streams';
 import { SIM_APP_TOKEN, SIM_BOT_TOKEN, type SimMessage } from '../../src/slack-sim/workspace';
 import { controlsFor, type IncidentState } from '../../contract';
 import { eventually, incidentResult, startHarness, type Harness } from '../support/harness';
-import { INCIDENT_RULES, rulesDir } from '../support/incident-rules';
+import { INCIDENT_RULES, QUARANTINE_RULE, rulesDir, testToken } from '../support/incident-rules';
 
 const TEAM = 'T0SENTNL1';
 const SECRET = 'controls-test-signing-secret';
 const SECURITY = 'C0SECURIT';
 /** The incident suites' rules, and one that quarantines for an operator's review. */
-const RULES = `${INCIDENT_RULES}  - id: quarantine-token
-    description: Quarantined test token
-    category: secret
-    severity: high
-    match: { regex: '(QRNT-[A-Z0-9]{16})', anchors: ["QRNT-"] }
-    scope: { channels: [C0ENGINEE] }
-    actions: [quarantine, notify]
-    message: "<@{user}>, your message is held for review."
-`;
-const qrnt = () => `QRNT-${Array.from({ length: 16 }, () => 'ABCDEFGHJKMNPQRSTVWXYZ23456789'[Math.floor(Math.random() * 30)]).join('')}`;
+const RULES = `${INCIDENT_RULES}${QUARANTINE_RULE}`;
+const qrnt = () => testToken('QRNT');
 
 describe('operator controls in Slack', () => {
   let h: Harness;

@@ -33,6 +33,22 @@ export const INCIDENT_RULES = `rules:
     message: "<@{user}>, do not post leakwords."
 `;
 
+/** A rule that quarantines a test token (QRNT-…) in #engineering for an operator's review. */
+export const QUARANTINE_RULE = `  - id: quarantine-token
+    description: Quarantined test token
+    category: secret
+    severity: high
+    match: { regex: '(QRNT-[A-Z0-9]{16})', anchors: ["QRNT-"] }
+    scope: { channels: [C0ENGINEE] }
+    actions: [quarantine, notify]
+    message: "<@{user}>, your message is held for review."
+`;
+
+/** A fresh token of the test rules' shape: `prefix`, a dash, 16 upper-case letters and digits (no placeholder look). */
+export function testToken(prefix: string): string {
+  return `${prefix}-${Array.from({ length: 16 }, () => 'ABCDEFGHJKMNPQRSTVWXYZ23456789'[Math.floor(Math.random() * 30)]).join('')}`;
+}
+
 /** A fresh folder with `yaml` as its one rule file (SENTINEL_RULES_DIR). */
 export function rulesDir(yaml: string, prefix = 'sentinel-test-rules-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));

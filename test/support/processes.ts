@@ -1,8 +1,11 @@
 /** Sentinel components as real child processes, their output kept for the tests to read. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
+import { inject } from 'vitest';
 import { join } from 'node:path';
 import { projectRoot } from '../../src/paths';
 import { eventually } from './harness';
+import { testSecrets } from './secrets';
 
 export interface SentinelProcess {
   name: string;
@@ -44,4 +47,20 @@ export function startProcess(name: string, entry: string, env: Record<string, st
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * `sentinel incidents …` against the test stack, as operator U0ADMIN01 (SENTINEL_OPERATOR), with
+ * the test keys; its exit code and output, whether it succeeded or not.
+ */
+export async function incidentsCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stack = inject('stack');
+  try {
+    const r = await promisify(execFile)(process.execPath, [join(projectRoot, 'bin', 'sentinel.js'), 'incidents', ...args], {
+      env: { ...process.env, TEMPORAL_ADDRESS: stack.temporalAddress, NATS_URL: stack.natsUrl, SENTINEL_OPERATOR: 'U0ADMIN01', ...testSecrets() },
+    });
+    return { code: 0, ...r };
+  } catch (e) {
+    return e as { code: number; stdout: string; stderr: string };
+  }
 }
