@@ -24,7 +24,7 @@ const usage = `usage: sentinel <command>
   backfill --since 7d [--channels C1,C2] [--dry-run] [--team T] [--restart]
                                 read history still in Slack through the detectors (resumable);
                                 --dry-run prints what would become incidents, starting nothing
-  incidents list|show|audit|dismiss|approve|reject|retry|escalate
+  incidents list|review|show|audit|dismiss|approve|reject|retry|escalate|restore|discard
                                 find, inspect and steer incidents (sentinel incidents for details)
   keys generate [codec|fingerprint|codec-server-token] [--rotate]
                                 new keys as environment lines; --rotate puts a new codec key
