@@ -456,9 +456,12 @@ function regexFinder(spec: RuleSpec, allowed: (t: AllowTarget) => string | undef
   // when asked without a position (a global regex's test() asks where the match ends): a
   // non-global copy turns away the texts that do not match. It differs from the rule's pattern
   // only in its groups and bounds: a pattern RE2 rejects is reported as the rule wrote it.
+  // Bounds RE2 would refuse are refused here, naming the rule's own pattern.
+  relaxLargeBounds(m.regex!);
+  const source = relaxLargeBounds(groupFree) ?? groupFree;
   let probe: RE2;
   try {
-    probe = new RE2(relaxLargeBounds(groupFree) ?? groupFree, `${flags}u`);
+    probe = new RE2(source, `${flags}u`);
   } catch (err) {
     throw new RuleCompileError('match.regex', `RE2 cannot compile ${JSON.stringify(m.regex!)}: ${(err as Error).message}`);
   }
