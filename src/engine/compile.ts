@@ -285,22 +285,46 @@ const LARGE_BOUND = 200;
 /** RE2's largest counted repetition (https://github.com/google/re2/wiki/Syntax: `{n,m}` with n, m ≤ 1000). */
 const RE2_MAX_REPEAT = 1000;
 
+/** A pattern with its large bounds opened (relaxBounds). */
+export interface RelaxedPattern {
+  source: string;
+  /**
+   * How long (in bytes) a match of `source` may be and still be the pattern's own match at the
+   * same place, groups and all: the smallest bound opened, when every repetition opened is of a
+   * character class; 0 when one is not (then every match is checked against the pattern).
+   *
+   * Why: the pattern's ways of matching are the relaxed one's, less those repeating some opened
+   * class more often than its bound, and RE2 ranks them in the same order (greedy or lazy alike).
+   * A class takes one character per repetition, so a match no longer than every opened bound
+   * repeats none of them past its bound: the way RE2 chose for the relaxed pattern is open to the
+   * pattern itself, and is ranked first there too. Nor can the pattern match further left, since
+   * wherever it matches the relaxed pattern matches too.
+   */
+  upTo: number;
+}
+
 /**
  * `pattern` with every counted repetition bounded at LARGE_BOUND or more left open (`{16,1000}`
  * becomes `{16,}`), or undefined when it has none. Wherever the pattern matches, this one matches
  * too (it only allows more), and it is quick to locate.
  */
-export function relaxLargeBounds(pattern: string): string | undefined {
+export function relaxBounds(pattern: string): RelaxedPattern | undefined {
   let out = '';
   let inClass = false;
   let relaxed = false;
+  let upTo = Infinity;
+  // Where the last character class closed in `out`: a repetition right after it repeats the class.
+  let classEnd = -1;
   for (let i = 0; i < pattern.length; i++) {
     const ch = pattern[i]!;
     if (ch === '\\') {
       out += ch + (pattern[i + 1] ?? '');
       i += 1;
     } else if (inClass) {
-      if (ch === ']') inClass = false;
+      if (ch === ']') {
+        inClass = false;
+        classEnd = out.length + 1;
+      }
       out += ch;
     } else if (ch === '[') {
       inClass = true;
@@ -314,28 +338,36 @@ export function relaxLargeBounds(pattern: string): string | undefined {
         throw new RuleCompileError('match.regex', `RE2 cannot compile ${JSON.stringify(pattern)}: bad repetition operator ${counted[0]} (at most ${RE2_MAX_REPEAT})`);
       }
       if (counted && Number(counted[2]) >= LARGE_BOUND) {
+        upTo = classEnd === out.length ? Math.min(upTo, Number(counted[2])) : 0;
         out += `{${counted[1]},}`;
         i += counted[0].length - 1;
         relaxed = true;
       } else out += ch;
     } else out += ch;
   }
-  return relaxed ? out : undefined;
+  return relaxed ? { source: out, upTo } : undefined;
+}
+
+/** relaxBounds' pattern alone. */
+export function relaxLargeBounds(pattern: string): string | undefined {
+  return relaxBounds(pattern)?.source;
 }
 
 /**
  * Finds the leftmost match at or after a byte offset, as a global regex's exec() from there gives
- * it. The regexes it needs are compiled on first use: only texts the probe passes get here, and a
- * rule may go a long time without one (they are the rule's pattern with groups dropped or bounds
- * opened, so they compile whenever the rule's own pattern did).
+ * it, groups included. The regexes it needs are compiled on first use: only texts the probe passes
+ * get here, and a rule may go a long time without one.
  *
- * For a pattern with large counted repetitions, RE2's own search is slow (see LARGE_BOUND): the
- * relaxed pattern proposes where a match may start, leftmost first, and the pattern itself,
- * anchored there, confirms it. The first start it confirms is the leftmost match's, since every
- * start of the pattern is a start of the relaxed one; and anchored, RE2 needs no reverse search.
+ * For a pattern with large counted repetitions, RE2's own search is slow and its program large
+ * (see LARGE_BOUND): the relaxed pattern finds the match, and is the answer wherever the match is
+ * short enough (RelaxedPattern.upTo), which real tokens are. A longer one is checked with the
+ * pattern itself, anchored where the relaxed match starts: the first start it confirms is the
+ * leftmost match's, since every start of the pattern is a start of the relaxed one; and anchored,
+ * RE2 needs no reverse search. So the pattern as written, with its bounds spelled out, is built
+ * only for a text with a match that long.
  */
 class MatchLocator {
-  private readonly relaxedSource: string | undefined;
+  private readonly relaxedPattern: RelaxedPattern | undefined;
   private plain: RE2 | undefined;
   private relaxed: RE2 | undefined;
   private anchored: RE2 | undefined;
@@ -344,21 +376,23 @@ class MatchLocator {
     private readonly pattern: string,
     private readonly flags: string,
   ) {
-    this.relaxedSource = relaxLargeBounds(pattern);
+    this.relaxedPattern = relaxBounds(pattern);
   }
 
   next(text: Buffer, from: number): BufferMatch | null {
-    if (this.relaxedSource === undefined) {
+    const open = this.relaxedPattern;
+    if (open === undefined) {
       const plain = (this.plain ??= re2(this.pattern, `g${this.flags}u`, 'match.regex'));
       plain.lastIndex = from;
       return plain.exec(text) as BufferMatch | null;
     }
-    const relaxed = (this.relaxed ??= re2(this.relaxedSource, `g${this.flags}u`, 'match.regex'));
-    const anchored = (this.anchored ??= re2(this.pattern, `y${this.flags}u`, 'match.regex'));
+    const relaxed = (this.relaxed ??= re2(open.source, `g${this.flags}u`, 'match.regex'));
     for (let at = from; at <= text.length; ) {
       relaxed.lastIndex = at;
       const maybe = relaxed.exec(text) as BufferMatch | null;
       if (!maybe) return null;
+      if (maybe[0].length <= open.upTo) return maybe;
+      const anchored = (this.anchored ??= re2(this.pattern, `y${this.flags}u`, 'match.regex'));
       anchored.lastIndex = maybe.index;
       const hit = anchored.exec(text) as BufferMatch | null;
       if (hit) return hit;
@@ -444,9 +478,9 @@ function regexFinder(spec: RuleSpec, allowed: (t: AllowTarget) => string | undef
   // large bounds opened. RE2 builds a pattern as written with `{16,1000}` thrice in tens of
   // milliseconds (the pack took about a second to load, most of a short `sentinel scan`), opened
   // in a fraction of that. Opened, it matches wherever the pattern does, so it can turn texts
-  // away; bounds over RE2's limit are refused by relaxLargeBounds. The pattern as written is built
-  // on the rule's first candidate match, by the locator and the group reader. The groups are
-  // counted as they are dropped (the group-free copy must have none).
+  // away; bounds over RE2's limit are refused by relaxLargeBounds. The locator builds what it needs
+  // on the rule's first candidate match (MatchLocator). The groups are counted as they are dropped
+  // (the group-free copy must have none).
   const stripped = stripCaptures(m.regex!);
   const groups = stripped.captures + 1;
   const group = m.secret_group ?? (groups > 1 ? 1 : 0);
@@ -465,30 +499,11 @@ function regexFinder(spec: RuleSpec, allowed: (t: AllowTarget) => string | undef
   } catch (err) {
     throw new RuleCompileError('match.regex', `RE2 cannot compile ${JSON.stringify(m.regex!)}: ${(err as Error).message}`);
   }
-  // RE2 finds where a match is with its fast automaton only when it need not report groups: locate
-  // whole matches with a group-free copy, then take the group from the (short) match alone.
-  const locator = new MatchLocator(groupFree, flags);
-  // A group that is the whole match (`\b(…)\b`) needs no second look. Otherwise the match is read
-  // again with groups, anchored where it starts (sticky): unanchored, RE2 would try every position
-  // of the match as a start, tens of times slower for the long patterns of keyed rules. Compiled
-  // on the rule's first match.
+  // The locator reads the group where the match is, in the same call: RE2 finds the match with its
+  // fast automaton, then reads the groups over the match alone. A group that is the whole match
+  // (`\b(…)\b`) needs no groups read at all.
   const readsGroup = group !== 0 && !(group === 1 && groupIsWholeMatch(m.regex!));
-  let inMatch: RE2 | undefined;
-  const groupOf = (whole: Buffer, at: number, text: Buffer): Buffer | undefined => {
-    if (!readsGroup) return whole;
-    inMatch ??= re2(m.regex!, `y${flags}u`, 'match.regex');
-    // Read alone, the match is the leftmost match only if one starts at its first byte, and it is
-    // the same match only if it ends at its last.
-    inMatch.lastIndex = 0;
-    const g = inMatch.exec(whole) as BufferMatch | null;
-    if (g && g[0].length === whole.length) return g[group];
-    // The match read alone parsed differently (context at its edges): read it in place, anchored
-    // where it starts (an unanchored search from there would give the same match, or one further
-    // on that is turned down).
-    inMatch.lastIndex = at;
-    const again = inMatch.exec(text) as BufferMatch | null;
-    return again ? again[group] : undefined;
-  };
+  const locator = new MatchLocator(readsGroup ? m.regex! : groupFree, flags);
   const checks = (m.validate ?? []).map((v) => ({ name: v, check: validators[v] }));
   const judgePlaceholders = spec.category === 'secret' || spec.category === 'pii';
   const digitsCheck = m.digits_validate ? validators[m.digits_validate] : undefined;
@@ -509,7 +524,7 @@ function regexFinder(spec: RuleSpec, allowed: (t: AllowTarget) => string | undef
         from += 1;
         continue;
       }
-      const bytes = groupOf(hit[0], hit.index, text);
+      const bytes = readsGroup ? hit[group] : hit[0];
       if (!bytes || bytes.length === 0) continue;
       const value = bytes.toString('utf8');
       const startByte = group === 0 ? hit.index : hit.index + hit[0].indexOf(bytes);

@@ -1,12 +1,12 @@
 /**
  * The engine's fast paths give the same answers as the plain ones: the subject's reused byte
- * buffer, the bounded-repetition locator, a group that is the whole match, reading a group
- * anchored where the match starts.
+ * buffer, the bounded-repetition locator and its opened bounds, a group that is the whole match,
+ * groups read where the match is.
  */
 import RE2 from 're2';
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { compileRule, groupIsWholeMatch, relaxLargeBounds, stripCaptures, subject } from '../../src/engine/compile';
+import { compileRule, groupIsWholeMatch, relaxBounds, relaxLargeBounds, stripCaptures, subject } from '../../src/engine/compile';
 import { evaluate, ruleSet } from '../../src/engine/engine';
 import { loadRules } from '../../src/engine/load';
 import { ruleSchema } from '../../src/engine/schema';
@@ -76,6 +76,38 @@ describe('locating matches', () => {
     for (const text of texts) {
       const expected = [...text.matchAll(re as unknown as RegExp)].map((m) => ['t', m[1]]);
       expect(spans(r, text)).toEqual(expected);
+    }
+  });
+
+  it('trust a relaxed match as it stands only when every bound opened repeats a class and the match is no longer than the least of them', () => {
+    expect(relaxBounds('a[b-z]{2,300}[0-9]{1,250}?')).toEqual({ source: 'a[b-z]{2,}[0-9]{1,}?', upTo: 250 });
+    expect(relaxBounds('(?:ab){1,300}[a]{1,400}')).toEqual({ source: '(?:ab){1,}[a]{1,}', upTo: 0 });
+    expect(relaxBounds('a{16,1000}')?.upTo).toBe(0);
+    expect(relaxBounds('[x]\\{1,500}')).toBeUndefined();
+  });
+
+  it('give the pattern\'s own matches and groups with its bounds opened, on texts with runs around the bounds', () => {
+    const patterns = ['(?:^|[^a-z])(k[a-z]{3,200}?)(?:x|y)', '\\b(k[a-y]{1,210})(z[a-z]{0,220})?\\b', '(k[a-z]{2,205})[.]([a-z]{100,230})'];
+    let seed = 7;
+    const next = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff) >>> 12) % n;
+    const texts = Array.from({ length: 200 }, () => {
+      let text = '';
+      for (let piece = next(4) + 1; piece > 0; piece--) {
+        const run = Array.from({ length: 150 + next(120) }, () => 'abcxyz'[next(6)]).join('');
+        text += ['k', ' k', 'k', '.'][next(4)] + run + [' ', '.', '.', 'y', 'z'][next(5)];
+      }
+      return text;
+    });
+    for (const pattern of patterns) {
+      const r = ruleSet([rule({ id: 'p', description: 'p', match: { regex: pattern, anchors: ['k'] } })]);
+      const re = new RE2(pattern, 'gu');
+      let found = 0;
+      for (const text of texts) {
+        const expected = [...text.matchAll(re as unknown as RegExp)].flatMap((m) => (m[1] ? [['p', m[1]]] : [])).slice(0, 20);
+        found += expected.length;
+        expect({ pattern, text, spans: spans(r, text) }).toEqual({ pattern, text, spans: expected });
+      }
+      expect(found, pattern).toBeGreaterThan(20);
     }
   });
 
