@@ -6,7 +6,11 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { KeyFormatError, decodeKey, parseCodecKeys, type CodecKey } from './crypto/keys';
 import { projectRoot } from './paths';
-import { parseKmsKeyArn, parseSlackBudgets, type EscalationLevel } from '../contract';
+// Straight from the files that define them, not the contract's index: the index also defines the
+// search attributes, and with them loads the Temporal SDK, which a `sentinel scan` does not need.
+import { parseKmsKeyArn } from '../contract/kms';
+import { parseSlackBudgets } from '../contract/slack-limits';
+import type { EscalationLevel } from '../contract/types';
 
 const level = z.enum(['debug', 'info', 'warn', 'error']);
 const positiveInt = z.coerce.number().int().positive();

@@ -116,6 +116,6 @@ export function compileThresholdSql(sql: string, where: string): ThresholdSql {
   const n = Number(having[3]) + (having[2] === '>' ? 1 : 0);
 
   const out: ThresholdSql = { by, windowMs, hopMs, count: n, ...(count.distinct ? { distinct: count.distinct } : {}) };
-  if (c.where) out.where = compileSql(`SELECT * FROM slack_events WHERE ${c.where}`, where).predicate;
+  if (c.where) out.where = compileSql(`SELECT * FROM slack_events WHERE ${c.where}`, where, { cache: true }).predicate;
   return out;
 }

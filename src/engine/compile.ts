@@ -593,7 +593,7 @@ export function compileRule(spec: RuleSpec, file: string): CompiledRule {
   if (spec.match.sql !== undefined) {
     let sql;
     try {
-      sql = compileSql(spec.match.sql, `rule ${spec.id}`);
+      sql = compileSql(spec.match.sql, `rule ${spec.id}`, { cache: true });
     } catch (err) {
       if (err instanceof SqlRuleError) throw new RuleCompileError('match.sql', err.message);
       throw err;

@@ -5,7 +5,8 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, LineCounter } from 'yaml';
 import { projectRoot } from '../paths';
 import { cachedParse, rememberParse } from './parse-cache';
 import { compileRule, RuleCompileError, type CompiledRule } from './compile';
@@ -37,11 +38,18 @@ export interface LoadedRules extends CompiledRules {
   stateful: StatefulSet;
 }
 
+/**
+ * The yaml library, loaded on first use: with every file in the parse cache (parse-cache.ts), a
+ * process reads no YAML and need not load it.
+ */
+let yamlLibrary: typeof import('yaml') | undefined;
+const yaml = () => (yamlLibrary ??= createRequire(import.meta.url)('yaml') as typeof import('yaml'));
+
 /** The line of the deepest node YAML has along `path` (a missing field: its parent's line). */
 function lineOf(doc: Document, lines: LineCounter, path: (string | number)[]): number | undefined {
   for (let n = path.length; n >= 0; n--) {
     const node: unknown = doc.getIn(path.slice(0, n), true);
-    if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;
+    if (yaml().isNode(node) && node.range) return lines.linePos(node.range[0]).line;
   }
   return undefined;
 }
@@ -65,11 +73,12 @@ export function compileRuleFile(file: string, text: string): Omit<FileRules, 'fi
 function compileYamlFile(file: string, text: string): Omit<FileRules, 'file'> {
   // A file parsed before is taken from the parse cache; its rules are validated and compiled all
   // the same. Should any be refused, the YAML is read again, for the lines the problems are on.
-  const cached = cachedParse(text);
+  const cached = cachedParse('yaml', text);
   if (cached !== undefined) {
     const fromCache = compileYamlData(file, cached);
     if (fromCache.problems.length === 0) return fromCache;
   }
+  const { LineCounter, parseDocument } = yaml();
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -80,7 +89,7 @@ function compileYamlFile(file: string, text: string): Omit<FileRules, 'file'> {
   }
   const data = doc.toJS() as unknown;
   const compiled = compileYamlData(file, data, { doc, lines });
-  if (compiled.problems.length === 0) rememberParse(text, data);
+  if (compiled.problems.length === 0) rememberParse('yaml', text, data);
   return compiled;
 }
 

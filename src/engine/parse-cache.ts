@@ -1,21 +1,27 @@
 /**
- * YAML rule files, parsed once per content. The shipped pack is about 500 KB of YAML, its inline
- * examples most of it: parsing it took 0.4-0.5 s at every start of every process (most of a
- * `sentinel scan` of a small file), where JSON.parse of the same data takes a few milliseconds.
+ * YAML rule files and SQL rules, parsed once per content. The shipped pack is about 500 KB of
+ * YAML, its inline examples most of it: parsing it took 0.4-0.5 s at every start of every process
+ * (most of a `sentinel scan` of a small file), where JSON.parse of the same data takes a few
+ * milliseconds. Its SQL rules need the SQL parser, which takes about 70 ms to load.
  *
- * The data of a file that parsed without a YAML error is kept as JSON, named by the SHA-256 of the
- * file's text, in `<SENTINEL_HOME>/cache/rules/` (SENTINEL_RULE_CACHE to put it elsewhere, `off` for
- * none). Only the parse is cached: every load still validates and compiles every rule, and a file
- * with any problem is read again from its YAML, so that the problems name their lines. A cache
- * that cannot be read or written (a read-only image) is no error: the file is parsed as before.
+ * The data of a file that parsed without a YAML error, or the syntax tree of a SQL statement, is
+ * kept as JSON, named by the SHA-256 of the kind and the text, in `<SENTINEL_HOME>/cache/rules/`
+ * (SENTINEL_RULE_CACHE to put it elsewhere, `off` for none). Only the parse is cached: every load
+ * still validates and compiles every rule, and a file with any problem is read again from its
+ * YAML, so that the problems name their lines. A cache that cannot be read or written (a read-only
+ * image) is no error: the text is parsed as before.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sentinelHome } from '../paths';
 
-/** Bumped when what is stored changes (the yaml library's toJS() output, say). */
-const FORMAT = 'rules-yaml-v1';
+/**
+ * What is stored, per kind of text; bumped when that changes (the yaml library's toJS() output,
+ * say). The SQL parser's version is part of its entries' names (sql.ts): a new one parses afresh.
+ */
+const FORMAT = { yaml: 'rules-yaml-v1', sql: 'rules-sql-v1' } as const;
+export type ParseKind = keyof typeof FORMAT;
 
 function cacheDir(): string | undefined {
   const setting = process.env.SENTINEL_RULE_CACHE;
@@ -23,15 +29,15 @@ function cacheDir(): string | undefined {
   return setting || join(sentinelHome, 'cache', 'rules');
 }
 
-function entryOf(text: string): string | undefined {
+function entryOf(kind: ParseKind, text: string, version: string): string | undefined {
   const dir = cacheDir();
   if (!dir) return undefined;
-  return join(dir, `${createHash('sha256').update(FORMAT).update('\0').update(text).digest('hex')}.json`);
+  return join(dir, `${createHash('sha256').update(FORMAT[kind]).update('\0').update(version).update('\0').update(text).digest('hex')}.json`);
 }
 
-/** The parsed data of a YAML file with exactly this text, if it was parsed before. */
-export function cachedParse(text: string): unknown {
-  const entry = entryOf(text);
+/** The parsed data of a text of this kind, exactly this text, if `version` of its parser parsed it before. */
+export function cachedParse(kind: ParseKind, text: string, version = ''): unknown {
+  const entry = entryOf(kind, text, version);
   if (!entry) return undefined;
   try {
     return JSON.parse(readFileSync(entry, 'utf8')) as unknown;
@@ -43,18 +49,20 @@ export function cachedParse(text: string): unknown {
 /**
  * Whether JSON keeps `value` as it is: strings, finite numbers, booleans, null, arrays and plain
  * objects. The data of a file with anything else (`.inf`, a timestamp read as a Date) is not cached.
+ * A property whose value is undefined (the SQL parser leaves some) comes back missing, which reads
+ * the same.
  */
 function plain(value: unknown): boolean {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
   if (typeof value === 'number') return Number.isFinite(value);
   if (Array.isArray(value)) return value.every(plain);
-  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) return Object.values(value).every(plain);
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) return Object.values(value).every((v) => v === undefined || plain(v));
   return false;
 }
 
-/** Keeps the parsed data of a YAML file that parsed without errors. */
-export function rememberParse(text: string, data: unknown): void {
-  const entry = entryOf(text);
+/** Keeps the parsed data of a text that parsed without errors. */
+export function rememberParse(kind: ParseKind, text: string, data: unknown, version = ''): void {
+  const entry = entryOf(kind, text, version);
   if (!entry || !plain(data)) return;
   try {
     mkdirSync(join(entry, '..'), { recursive: true });

@@ -4,13 +4,25 @@
  * predicate over one event, and the constant columns `tp_action` / `tp_message` into the rule's
  * actions and message. Anything it does not support is a load-time error that names it.
  */
-// The BigQuery build alone: the package's main file loads every dialect, which cost about 0.3 s at
-// each start of a short-lived command such as `sentinel scan`.
-import NodeSqlParser from 'node-sql-parser/build/bigquery.js';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import RE2 from 're2';
+import { cachedParse, rememberParse } from './parse-cache';
 import type { Action, ChatEvent } from './types';
 
-const { Parser } = NodeSqlParser;
+const require = createRequire(import.meta.url);
+
+/**
+ * The SQL parser, loaded on the first statement the parse cache does not hold (about 70 ms), and
+ * its version, which names the cache entries it made. The BigQuery build alone: the package's main
+ * file loads every dialect, which cost about 0.3 s at each start of a short-lived command such as
+ * `sentinel scan`.
+ */
+let parserVersion: string | undefined;
+const sqlParserVersion = () =>
+  (parserVersion ??= (JSON.parse(readFileSync(require.resolve('node-sql-parser/package.json'), 'utf8')) as { version: string }).version);
+let parser: { astify(sql: string, o: { database: string }): unknown } | undefined;
+const sqlParser = () => (parser ??= new (require('node-sql-parser/build/bigquery.js') as typeof import('node-sql-parser/build/bigquery.js')).Parser());
 
 /** A SQL rule that cannot be compiled; the message names the construct. */
 export class SqlRuleError extends Error {
@@ -412,7 +424,7 @@ function requiredAnchors(n: Node): string[] | undefined {
 }
 
 /** Parses the SQL; ILIKE (absent from the BigQuery grammar) is rewritten to a marker the compiler knows. */
-function parseSql(sql: string, where: string): Node {
+function parseSql(sql: string, where: string, cache: boolean): Node {
   // Rewrite `ILIKE '<pattern>'` outside string literals; the pattern must be a literal anyway.
   let rewritten = '';
   for (let i = 0; i < sql.length; ) {
@@ -433,21 +445,28 @@ function parseSql(sql: string, where: string): Node {
     rewritten += ch;
     i++;
   }
-  let ast: unknown;
-  try {
-    ast = new Parser().astify(rewritten, { database: 'bigquery' });
-  } catch (err) {
-    const msg = (err as Error).message.replace(/^Expected .* but (.*) found\.?$/s, 'unexpected $1');
-    throw new SqlRuleError(`${where}: SQL does not parse: ${msg}`);
+  let ast = cache ? cachedParse('sql', rewritten, sqlParserVersion()) : undefined;
+  if (ast === undefined) {
+    try {
+      ast = sqlParser().astify(rewritten, { database: 'bigquery' });
+    } catch (err) {
+      const msg = (err as Error).message.replace(/^Expected .* but (.*) found\.?$/s, 'unexpected $1');
+      throw new SqlRuleError(`${where}: SQL does not parse: ${msg}`);
+    }
+    if (cache) rememberParse('sql', rewritten, ast, sqlParserVersion());
   }
   const list = Array.isArray(ast) ? ast : [ast];
   if (list.length !== 1) throw new SqlRuleError(`${where}: one SELECT statement per rule`);
   return list[0] as Node;
 }
 
-/** Compiles one `SELECT … FROM slack_events WHERE …` rule. */
-export function compileSql(sql: string, where: string): CompiledSql {
-  const ast = parseSql(sql, where);
+/**
+ * Compiles one `SELECT … FROM slack_events WHERE …` rule. With `cache`, for statements from rule
+ * files (already on disk), the parse is kept in the parse cache; an operator's ad hoc condition,
+ * which may quote a secret to look for, is not written anywhere.
+ */
+export function compileSql(sql: string, where: string, o: { cache?: boolean } = {}): CompiledSql {
+  const ast = parseSql(sql, where, o.cache === true);
   if (ast.type !== 'select') throw new SqlRuleError(`${where}: only SELECT is supported, got ${String(ast.type).toUpperCase()}`);
   for (const [key, label] of [
     ['with', 'WITH'],

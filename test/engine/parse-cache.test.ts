@@ -1,12 +1,15 @@
 /**
- * The rule files' parse cache: a YAML file is parsed once per content, and what comes from the
- * cache is validated and compiled like a fresh parse, with problems still on their lines.
+ * The rule files' parse cache: a YAML file (and a SQL rule's statement) is parsed once per
+ * content, and what comes from the cache is validated and compiled like a fresh parse, with
+ * problems still on their lines.
  */
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { evaluate } from '../../src/engine/engine';
 import { formatProblem, loadRules } from '../../src/engine/load';
+import { compileSql } from '../../src/engine/sql';
 
 const file = (keyword: string) => `rules:
   - id: word
@@ -78,5 +81,24 @@ describe('rule file parse cache', () => {
     writeFileSync(join(dir, 'b.yaml'), file('melon').replace('id: word', 'id: other'));
     expect(loadRules(dir).active).toHaveLength(2);
     expect(entries()).toHaveLength(1);
+  });
+
+  it('keeps the parse of a SQL rule, uses it on the next load, and keeps nothing of an ad hoc condition', () => {
+    const sqlFile = (word: string) =>
+      `rules:\n  - id: sql-word\n    description: d\n    category: policy\n    severity: low\n    match:\n      sql: SELECT * FROM slack_events WHERE text LIKE '%${word}%'\n    actions: [notify]\n`;
+    writeFileSync(join(dir, 'a.yaml'), sqlFile('lemon'));
+    const matches = (text: string) => evaluate({ source: 'slack', team: 'T1', channel: 'C1', user: 'U1', ts: '1.1', eventType: 'message', text }, loadRules(dir)).length;
+    expect(matches('a lemon tart')).toBe(1);
+    // The file's data and the statement's syntax tree.
+    expect(entries()).toHaveLength(2);
+    const tree = entries().map((n) => join(cache, n)).find((p) => readFileSync(p, 'utf8').includes('"%lemon%"'))!;
+    expect(tree).toBeDefined();
+    // The next load reads the tree from the cache: an entry that says otherwise is what it goes by.
+    writeFileSync(tree, readFileSync(tree, 'utf8').replaceAll('%lemon%', '%lime%'));
+    expect([matches('a lemon tart'), matches('a lime tart')]).toEqual([0, 1]);
+    expect(entries()).toHaveLength(2);
+    // `sentinel tail --where` compiles an operator's condition, which may quote a secret: not kept.
+    compileSql(`SELECT * FROM slack_events WHERE text LIKE '%AKIAIOSFODNN7EXAMPLE%'`, '--where');
+    expect(entries()).toHaveLength(2);
   });
 });
