@@ -1,7 +1,6 @@
 /** `sentinel`: the operator's command line. Thin: each command lives in its own module. */
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config';
-import { rulesTest } from './rules';
 
 const usage = `usage: sentinel <command>
 
@@ -71,6 +70,7 @@ async function main(argv: string[]): Promise<number> {
       }
       if (sub !== 'test') break;
       const { values } = parseArgs({ args: rest, options: { rules: { type: 'string' } } });
+      const { rulesTest } = await import('./rules');
       return rulesTest(values.rules);
     }
     case 'scan': {
