@@ -355,8 +355,9 @@ export function relaxLargeBounds(pattern: string): string | undefined {
 
 /**
  * Finds the leftmost match at or after a byte offset, as a global regex's exec() from there gives
- * it, groups included. The regexes it needs are compiled on first use: only texts the probe passes
- * get here, and a rule may go a long time without one.
+ * it, groups included. A text's first match is the probe's: the regex and the automaton its test()
+ * built serve again. What else it may need is compiled on first use: only texts the probe passes
+ * get here, and only some of them need more.
  *
  * For a pattern with large counted repetitions, RE2's own search is slow and its program large
  * (see LARGE_BOUND): the relaxed pattern finds the match, and is the answer wherever the match is
@@ -368,30 +369,32 @@ export function relaxLargeBounds(pattern: string): string | undefined {
  */
 class MatchLocator {
   private readonly relaxedPattern: RelaxedPattern | undefined;
-  private plain: RE2 | undefined;
-  private relaxed: RE2 | undefined;
+  /** Whether a match from an offset on is also a match of the text from there alone, and so the probe can rule one out. */
+  private readonly tailTestable: boolean;
+  private global: RE2 | undefined;
   private anchored: RE2 | undefined;
 
+  /**
+   * @param probe the pattern with its large bounds opened, neither global nor sticky (regexFinder's):
+   * it finds the first match of a text, with the automaton its test() has already built.
+   */
   constructor(
     private readonly pattern: string,
     private readonly flags: string,
+    private readonly probe: RE2,
   ) {
     this.relaxedPattern = relaxBounds(pattern);
+    // Read alone, the rest of a text starts a text: `^` and `\b` may hold there where they did not,
+    // so it has every match the whole text has from there, and maybe more; only `\B` could hold in
+    // the whole text and fail alone.
+    this.tailTestable = !/\\B/.test(pattern);
   }
 
   next(text: Buffer, from: number): BufferMatch | null {
     const open = this.relaxedPattern;
-    if (open === undefined) {
-      const plain = (this.plain ??= re2(this.pattern, `g${this.flags}u`, 'match.regex'));
-      plain.lastIndex = from;
-      return plain.exec(text) as BufferMatch | null;
-    }
-    const relaxed = (this.relaxed ??= re2(open.source, `g${this.flags}u`, 'match.regex'));
     for (let at = from; at <= text.length; ) {
-      relaxed.lastIndex = at;
-      const maybe = relaxed.exec(text) as BufferMatch | null;
-      if (!maybe) return null;
-      if (maybe[0].length <= open.upTo) return maybe;
+      const maybe = this.search(text, at);
+      if (!maybe || !open || maybe[0].length <= open.upTo) return maybe;
       const anchored = (this.anchored ??= re2(this.pattern, `y${this.flags}u`, 'match.regex'));
       anchored.lastIndex = maybe.index;
       const hit = anchored.exec(text) as BufferMatch | null;
@@ -399,6 +402,17 @@ class MatchLocator {
       at = maybe.index + 1;
     }
     return null;
+  }
+
+  /** The leftmost match of the probe's pattern at or after `at`. */
+  private search(text: Buffer, at: number): BufferMatch | null {
+    if (at === 0) return this.probe.exec(text) as BufferMatch | null;
+    // Most texts hold one match: after it, the probe tells there is no other, and the global copy
+    // of the pattern is built only for texts with more.
+    if (this.tailTestable && !this.probe.test(text.subarray(at))) return null;
+    const global = (this.global ??= re2(this.relaxedPattern?.source ?? this.pattern, `g${this.flags}u`, 'match.regex'));
+    global.lastIndex = at;
+    return global.exec(text) as BufferMatch | null;
   }
 }
 
@@ -486,24 +500,25 @@ function regexFinder(spec: RuleSpec, allowed: (t: AllowTarget) => string | undef
   const group = m.secret_group ?? (groups > 1 ? 1 : 0);
   if (group >= groups) throw new RuleCompileError('match.secret_group', `the regex has ${groups - 1} capture groups; secret_group ${group} does not exist`);
   const groupFree = groups > 1 ? stripped.pattern : m.regex!;
+  // The groups are read where the match is, in the same call: RE2 finds the match with its fast
+  // automaton, then reads the groups over the match alone. A group that is the whole match
+  // (`\b(…)\b`) needs no groups read at all: those rules match without them.
+  const readsGroup = group !== 0 && !(group === 1 && groupIsWholeMatch(m.regex!));
+  const pattern = readsGroup ? m.regex! : groupFree;
   // RE2 answers "is there a match" with its fast automaton, stopping at the first one it sees, only
   // when asked without a position (a global regex's test() asks where the match ends): a
-  // non-global copy turns away the texts that do not match. It differs from the rule's pattern
-  // only in its groups and bounds: a pattern RE2 rejects is reported as the rule wrote it.
-  // Bounds RE2 would refuse are refused here, naming the rule's own pattern.
+  // non-global regex turns away the texts that do not match, and finds the first match of those
+  // that do (MatchLocator). Its groups cost the automaton nothing. It differs from the rule's
+  // pattern only in its bounds and maybe its groups: a pattern RE2 rejects is reported as the rule
+  // wrote it. Bounds RE2 would refuse are refused here, naming the rule's own pattern.
   relaxLargeBounds(m.regex!);
-  const source = relaxLargeBounds(groupFree) ?? groupFree;
   let probe: RE2;
   try {
-    probe = new RE2(source, `${flags}u`);
+    probe = new RE2(relaxLargeBounds(pattern) ?? pattern, `${flags}u`);
   } catch (err) {
     throw new RuleCompileError('match.regex', `RE2 cannot compile ${JSON.stringify(m.regex!)}: ${(err as Error).message}`);
   }
-  // The locator reads the group where the match is, in the same call: RE2 finds the match with its
-  // fast automaton, then reads the groups over the match alone. A group that is the whole match
-  // (`\b(…)\b`) needs no groups read at all.
-  const readsGroup = group !== 0 && !(group === 1 && groupIsWholeMatch(m.regex!));
-  const locator = new MatchLocator(readsGroup ? m.regex! : groupFree, flags);
+  const locator = new MatchLocator(pattern, flags, probe);
   const checks = (m.validate ?? []).map((v) => ({ name: v, check: validators[v] }));
   const judgePlaceholders = spec.category === 'secret' || spec.category === 'pii';
   const digitsCheck = m.digits_validate ? validators[m.digits_validate] : undefined;

@@ -87,7 +87,15 @@ describe('locating matches', () => {
   });
 
   it('give the pattern\'s own matches and groups with its bounds opened, on texts with runs around the bounds', () => {
-    const patterns = ['(?:^|[^a-z])(k[a-z]{3,200}?)(?:x|y)', '\\b(k[a-y]{1,210})(z[a-z]{0,220})?\\b', '(k[a-z]{2,205})[.]([a-z]{100,230})'];
+    const patterns = [
+      '(?:^|[^a-z])(k[a-z]{3,200}?)(?:x|y)',
+      '\\b(k[a-y]{1,210})(z[a-z]{0,220})?\\b',
+      '(k[a-z]{2,205})[.]([a-z]{100,230})',
+      // Second and later matches of a text, where a text's rest read alone differs at its start.
+      '(?:^|[^a-z])k([a-c]{2,30})',
+      '^k[a-z]{1,5}|\\bz[a-z]{1,4}',
+      '\\B(y[a-c]{1,3})',
+    ];
     let seed = 7;
     const next = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff) >>> 12) % n;
     const texts = Array.from({ length: 200 }, () => {
@@ -99,15 +107,15 @@ describe('locating matches', () => {
       return text;
     });
     for (const pattern of patterns) {
-      const r = ruleSet([rule({ id: 'p', description: 'p', match: { regex: pattern, anchors: ['k'] } })]);
+      const r = ruleSet([rule({ id: 'p', description: 'p', match: { regex: pattern } })]);
       const re = new RE2(pattern, 'gu');
       let found = 0;
       for (const text of texts) {
-        const expected = [...text.matchAll(re as unknown as RegExp)].flatMap((m) => (m[1] ? [['p', m[1]]] : [])).slice(0, 20);
+        const expected = [...text.matchAll(re as unknown as RegExp)].flatMap((m) => { const value = m.length > 1 ? m[1] : m[0]; return value ? [['p', value]] : []; }).slice(0, 20);
         found += expected.length;
         expect({ pattern, text, spans: spans(r, text) }).toEqual({ pattern, text, spans: expected });
       }
-      expect(found, pattern).toBeGreaterThan(20);
+      expect(found, pattern).toBeGreaterThan(15);
     }
   });
 
