@@ -355,29 +355,29 @@ export function relaxLargeBounds(pattern: string): string | undefined {
 
 /**
  * Finds the leftmost match at or after a byte offset, as a global regex's exec() from there gives
- * it, groups included. A text's first match is the probe's: the regex and the automaton its test()
- * built serve again. What else it may need is compiled on first use: only texts the probe passes
- * get here, and only some of them need more.
+ * it, groups included, with a regex anchored where the search starts that skips ahead lazily to
+ * the match: `(?s:.*?)(pattern)`, sticky. The leftmost match is the one the lazy skip reaches
+ * first, and group 1 is it. Anchored, RE2 runs forwards only: an unanchored search for where a
+ * match starts also builds a reverse program and automaton (about three times the memory of the
+ * search itself; a detector that had located every rule's match once held some 55 MB of them).
+ * It is compiled on first use: only texts the probe passes get here, and a rule may go a long time
+ * without one.
  *
  * For a pattern with large counted repetitions, RE2's own search is slow and its program large
  * (see LARGE_BOUND): the relaxed pattern finds the match, and is the answer wherever the match is
  * short enough (RelaxedPattern.upTo), which real tokens are. A longer one is checked with the
  * pattern itself, anchored where the relaxed match starts: the first start it confirms is the
- * leftmost match's, since every start of the pattern is a start of the relaxed one; and anchored,
- * RE2 needs no reverse search. So the pattern as written, with its bounds spelled out, is built
- * only for a text with a match that long.
+ * leftmost match's, since every start of the pattern is a start of the relaxed one. So the
+ * pattern as written, with its bounds spelled out, is built only for a text with a match that long.
  */
 class MatchLocator {
   private readonly relaxedPattern: RelaxedPattern | undefined;
   /** Whether a match from an offset on is also a match of the text from there alone, and so the probe can rule one out. */
   private readonly tailTestable: boolean;
-  private global: RE2 | undefined;
+  private finder: RE2 | undefined;
   private anchored: RE2 | undefined;
 
-  /**
-   * @param probe the pattern with its large bounds opened, neither global nor sticky (regexFinder's):
-   * it finds the first match of a text, with the automaton its test() has already built.
-   */
+  /** @param probe the pattern without groups and with its large bounds opened, for test() alone (regexFinder's). */
   constructor(
     private readonly pattern: string,
     private readonly flags: string,
@@ -404,15 +404,18 @@ class MatchLocator {
     return null;
   }
 
-  /** The leftmost match of the probe's pattern at or after `at`. */
+  /** The leftmost match of the pattern (its large bounds opened) at or after `at`. */
   private search(text: Buffer, at: number): BufferMatch | null {
-    if (at === 0) return this.probe.exec(text) as BufferMatch | null;
-    // Most texts hold one match: after it, the probe tells there is no other, and the global copy
-    // of the pattern is built only for texts with more.
-    if (this.tailTestable && !this.probe.test(text.subarray(at))) return null;
-    const global = (this.global ??= re2(this.relaxedPattern?.source ?? this.pattern, `g${this.flags}u`, 'match.regex'));
-    global.lastIndex = at;
-    return global.exec(text) as BufferMatch | null;
+    // Most texts hold one match: after it, the probe tells there is no other.
+    if (at > 0 && this.tailTestable && !this.probe.test(text.subarray(at))) return null;
+    const finder = (this.finder ??= re2(`(?s:.*?)(${this.relaxedPattern?.source ?? this.pattern})`, `y${this.flags}u`, 'match.regex'));
+    finder.lastIndex = at;
+    const found = finder.exec(text) as BufferMatch | null;
+    if (!found) return null;
+    // Group 1 is the match, and it ends where the whole does; the pattern's own groups follow it.
+    const match = (found as unknown as Buffer[]).slice(1) as unknown as BufferMatch;
+    match.index = found.index + found[0].length - found[1]!.length;
+    return match;
   }
 }
 
@@ -500,25 +503,25 @@ function regexFinder(spec: RuleSpec, allowed: (t: AllowTarget) => string | undef
   const group = m.secret_group ?? (groups > 1 ? 1 : 0);
   if (group >= groups) throw new RuleCompileError('match.secret_group', `the regex has ${groups - 1} capture groups; secret_group ${group} does not exist`);
   const groupFree = groups > 1 ? stripped.pattern : m.regex!;
-  // The groups are read where the match is, in the same call: RE2 finds the match with its fast
-  // automaton, then reads the groups over the match alone. A group that is the whole match
-  // (`\b(…)\b`) needs no groups read at all: those rules match without them.
+  // The groups are read where the match is, in the same call (MatchLocator). A group that is the
+  // whole match (`\b(…)\b`) needs no groups read at all: those rules match without them.
   const readsGroup = group !== 0 && !(group === 1 && groupIsWholeMatch(m.regex!));
-  const pattern = readsGroup ? m.regex! : groupFree;
   // RE2 answers "is there a match" with its fast automaton, stopping at the first one it sees, only
   // when asked without a position (a global regex's test() asks where the match ends): a
-  // non-global regex turns away the texts that do not match, and finds the first match of those
-  // that do (MatchLocator). Its groups cost the automaton nothing. It differs from the rule's
-  // pattern only in its bounds and maybe its groups: a pattern RE2 rejects is reported as the rule
-  // wrote it. Bounds RE2 would refuse are refused here, naming the rule's own pattern.
+  // non-global copy turns away the texts that do not match. Asked only that, it never builds the
+  // automaton that runs backwards from a match's end to its start, nor the program for it: about
+  // 150 KB a pattern, which every rule's probe would come to hold in a detector that has seen
+  // each rule match once. It differs from the rule's pattern only in its groups and bounds: a
+  // pattern RE2 rejects is reported as the rule wrote it. Bounds RE2 would refuse are refused
+  // here, naming the rule's own pattern.
   relaxLargeBounds(m.regex!);
   let probe: RE2;
   try {
-    probe = new RE2(relaxLargeBounds(pattern) ?? pattern, `${flags}u`);
+    probe = new RE2(relaxLargeBounds(groupFree) ?? groupFree, `${flags}u`);
   } catch (err) {
     throw new RuleCompileError('match.regex', `RE2 cannot compile ${JSON.stringify(m.regex!)}: ${(err as Error).message}`);
   }
-  const locator = new MatchLocator(pattern, flags, probe);
+  const locator = new MatchLocator(readsGroup ? m.regex! : groupFree, flags, probe);
   const checks = (m.validate ?? []).map((v) => ({ name: v, check: validators[v] }));
   const judgePlaceholders = spec.category === 'secret' || spec.category === 'pii';
   const digitsCheck = m.digits_validate ? validators[m.digits_validate] : undefined;
