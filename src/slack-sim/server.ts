@@ -787,34 +787,30 @@ function page<T extends { ts?: string }>(all: T[], a: Record<string, unknown>, d
   return { [field]: items, has_more: more, response_metadata: { next_cursor: next ? Buffer.from(next).toString('base64') : '' } };
 }
 
+/** An argument that arrives as a JSON string (form-encoded) or as the value itself (JSON body); unparseable JSON is `error`. */
+function jsonArgument(v: unknown, error: string): unknown {
+  if (typeof v !== 'string') return v;
+  try {
+    return JSON.parse(v) as unknown;
+  } catch {
+    throw new SlackApiError(error);
+  }
+}
+
 /**
  * Block Kit blocks of chat.postMessage / chat.update: a JSON string (form-encoded) or an array (JSON
  * body); more than 50 is `invalid_blocks`, as Slack answers (https://api.slack.com/reference/block-kit/blocks).
  */
 function blocksOf(v: unknown): { blocks?: Record<string, unknown>[] } {
   if (v === undefined || v === null || v === '') return {};
-  let b = v;
-  if (typeof b === 'string') {
-    try {
-      b = JSON.parse(b);
-    } catch {
-      throw new SlackApiError('invalid_blocks_format');
-    }
-  }
+  const b = jsonArgument(v, 'invalid_blocks_format');
   if (!Array.isArray(b) || b.length > 50 || !b.every((x) => typeof (x as { type?: unknown })?.type === 'string')) throw new SlackApiError('invalid_blocks');
   return { blocks: b as Record<string, unknown>[] };
 }
 
 /** chat.postMessage metadata arrives as a JSON string (form-encoded) or an object (JSON body). */
 function metadataOf(v: unknown): SimMessage['metadata'] {
-  let m = v;
-  if (typeof m === 'string') {
-    try {
-      m = JSON.parse(m);
-    } catch {
-      throw new SlackApiError('invalid_metadata_format');
-    }
-  }
+  const m = jsonArgument(v, 'invalid_metadata_format');
   if (m === undefined || m === null) return undefined;
   const o = m as { event_type?: unknown; event_payload?: unknown };
   if (typeof o.event_type !== 'string' || typeof o.event_payload !== 'object') throw new SlackApiError('invalid_metadata_schema');
