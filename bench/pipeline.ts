@@ -18,7 +18,9 @@
  *
  * Prints a table and writes .sentinel/bench/pipeline-<time>.json.
  *
- *   npm run bench:pipeline [-- --quick] [--detectors 2] [--events N] [--rounds R] [--keep]
+ * `--only throughput` or `--only latency` runs one half (and checks only its goals).
+ *
+ *   npm run bench:pipeline [-- --quick] [--detectors 2] [--events N] [--rounds R] [--only throughput|latency] [--keep]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -54,8 +56,12 @@ const { values: args } = parseArgs({
     events: { type: 'string' },
     rounds: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    only: { type: 'string' },
   },
 });
+if (args.only !== undefined && args.only !== 'throughput' && args.only !== 'latency') throw new Error(`--only takes throughput or latency, not ${JSON.stringify(args.only)}`);
+const RUN_THROUGHPUT = args.only !== 'latency';
+const RUN_LATENCY = args.only !== 'throughput';
 const quick = args.quick === true;
 const EVENTS = Number(args.events ?? (quick ? 20_000 : 100_000));
 const ROUNDS = Number(args.rounds ?? (quick ? 1 : 3));
@@ -638,7 +644,7 @@ async function main(): Promise<void> {
   const client = await connectClient(config.temporal, codecFrom(config));
 
   // Throughput, in rounds: each figure next to the others of its round, under the same load.
-  say(`throughput: ${EVENTS.toLocaleString('en-US')} events per run (avg ${avgBytes} B), ${leakyTexts.size} leaks in the 1% runs, ${ROUNDS} round(s)`);
+  if (RUN_THROUGHPUT) say(`throughput: ${EVENTS.toLocaleString('en-US')} events per run (avg ${avgBytes} B), ${leakyTexts.size} leaks in the 1% runs, ${ROUNDS} round(s)`);
   const tput: ThroughputResult[] = [];
   const show = (t: ThroughputResult) =>
     say(
@@ -647,7 +653,7 @@ async function main(): Promise<void> {
         (t.started ? `  ${t.started} starts (${Math.round(t.startsPerSecond!)}/s)${t.retried ? `, ${t.retried} retried` : ''}` : '') +
         `  ${t.cpuMicrosPerEvent.toFixed(1)} µs CPU/event  CPU% ${Object.entries(t.cpuPercent).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     );
-  for (let round = 1; round <= ROUNDS; round++) {
+  for (let round = 1; RUN_THROUGHPUT && round <= ROUNDS; round++) {
     const clean = (i: number) => cleanTexts[i]!;
     const leaky = (i: number) => leakyTexts.get(i) ?? cleanTexts[i]!;
     for (const [name, texts, procs] of [
@@ -661,35 +667,40 @@ async function main(): Promise<void> {
       show(t);
     }
   }
-  const allLeaks = await throughput('detector, leaks only', 1, (i) => allLeakTexts[i]!, ALL_LEAKS, 1);
-  tput.push(allLeaks);
-  show(allLeaks);
+  const allLeaks = RUN_THROUGHPUT ? await throughput('detector, leaks only', 1, (i) => allLeakTexts[i]!, ALL_LEAKS, 1) : undefined;
+  if (allLeaks) {
+    tput.push(allLeaks);
+    show(allLeaks);
+  }
 
   // Latency, with the workers running.
-  loads.push(load('latency'));
-  say(`latency: starting the workers and a detector (load average ${loads.at(-1)!.loadavg.join(' ')})…`);
-  const worker = startChild('worker', [bundles.worker], baseEnv);
-  const kms = startChild('worker-kms', [bundles.kmsWorker], baseEnv);
-  const detector = startChild('detector-latency', [bundles.detector], baseEnv);
-  await Promise.all([waitForLog(worker, '"msg":"worker running"'), waitForLog(kms, '"msg":"KMS worker running"'), waitForLog(detector, '"msg":"detector consuming"')]);
-  await sleep(1000);
   const latency: LatencyResult[] = [];
-  const pids = { ...servers(), worker: worker.child.pid, 'kms-worker': kms.child.pid, detector: detector.child.pid };
-  let meter = cpuMeter(pids);
-  const single = await singles(client, deletingLeaks(SINGLE_SAMPLES + WARM_UP));
-  single.cpuPercent = meter();
-  latency.push(single);
-  say(`  ${single.name.padEnd(14)} p50 ${single.p50} ms  p99 ${single.p99} ms  (${single.samples} samples)  CPU% ${Object.entries(single.cpuPercent!).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  for (const n of BURSTS) {
-    // Let the previous incidents' digests go out, so that each burst starts from a quiet workspace.
-    await sleep(config.slack.digestIntervalMs + 1000);
-    meter = cpuMeter(pids);
-    const b = await burst(client, deletingLeaks(n));
-    b.cpuPercent = meter();
-    latency.push(b);
-    say(`  ${b.name.padEnd(14)} p50 ${b.p50} ms  p99 ${b.p99} ms  ${b.slackCallsPerIncident!.toFixed(2)} Slack calls/incident  ${b.incidentsCompletedPerSecond!.toFixed(1)} incidents completed/s  CPU% ${Object.entries(b.cpuPercent!).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  let workerMemory: ReturnType<typeof memory> | undefined;
+  if (RUN_LATENCY) {
+    loads.push(load('latency'));
+    say(`latency: starting the workers and a detector (load average ${loads.at(-1)!.loadavg.join(' ')})…`);
+    const worker = startChild('worker', [bundles.worker], baseEnv);
+    const kms = startChild('worker-kms', [bundles.kmsWorker], baseEnv);
+    const detector = startChild('detector-latency', [bundles.detector], baseEnv);
+    await Promise.all([waitForLog(worker, '"msg":"worker running"'), waitForLog(kms, '"msg":"KMS worker running"'), waitForLog(detector, '"msg":"detector consuming"')]);
+    await sleep(1000);
+    const pids = { ...servers(), worker: worker.child.pid, 'kms-worker': kms.child.pid, detector: detector.child.pid };
+    let meter = cpuMeter(pids);
+    const single = await singles(client, deletingLeaks(SINGLE_SAMPLES + WARM_UP));
+    single.cpuPercent = meter();
+    latency.push(single);
+    say(`  ${single.name.padEnd(14)} p50 ${single.p50} ms  p99 ${single.p99} ms  (${single.samples} samples)  CPU% ${Object.entries(single.cpuPercent!).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    for (const n of BURSTS) {
+      // Let the previous incidents' digests go out, so that each burst starts from a quiet workspace.
+      await sleep(config.slack.digestIntervalMs + 1000);
+      meter = cpuMeter(pids);
+      const b = await burst(client, deletingLeaks(n));
+      b.cpuPercent = meter();
+      latency.push(b);
+      say(`  ${b.name.padEnd(14)} p50 ${b.p50} ms  p99 ${b.p99} ms  ${b.slackCallsPerIncident!.toFixed(2)} Slack calls/incident  ${b.incidentsCompletedPerSecond!.toFixed(1)} incidents completed/s  CPU% ${Object.entries(b.cpuPercent!).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    }
+    workerMemory = memory(worker.child.pid);
   }
-  const workerMemory = memory(worker.child.pid);
   loads.push(load('end'));
 
   // --- report --------------------------------------------------------------------------------------
@@ -726,12 +737,14 @@ async function main(): Promise<void> {
     ['incident starts/s, 1% leaks', perRound(leaky.map((t) => t.startsPerSecond!), (x) => x.toFixed(0))],
   ];
   const head = [...Array.from({ length: ROUNDS }, (_, i) => `round ${i + 1}`), 'median'];
+  if (allLeaks) {
+    say('');
+    say(`${'throughput'.padEnd(44)} ${head.map((h) => h.padStart(10)).join(' ')}`);
+    for (const [k, vs] of table) say(`${k.padEnd(44)} ${vs.map((v) => v.padStart(10)).join(' ')}`);
+    say(`${'incident starts/s, leaks only'.padEnd(44)} ${Math.round(allLeaks.startsPerSecond!).toString().padStart(10)}  (${allLeaks.started} starts from ${ALL_LEAKS} events, ${Math.round(allLeaks.eventsPerSecond)} events/s, peak RSS ${allLeaks.peakRssMB!.join(' + ')} MB)`);
+  }
   say('');
-  say(`${'throughput'.padEnd(44)} ${head.map((h) => h.padStart(10)).join(' ')}`);
-  for (const [k, vs] of table) say(`${k.padEnd(44)} ${vs.map((v) => v.padStart(10)).join(' ')}`);
-  say(`${'incident starts/s, leaks only'.padEnd(44)} ${Math.round(allLeaks.startsPerSecond!).toString().padStart(10)}  (${allLeaks.started} starts from ${ALL_LEAKS} events, ${Math.round(allLeaks.eventsPerSecond)} events/s, peak RSS ${allLeaks.peakRssMB!.join(' + ')} MB)`);
-  say('');
-  say(`${'post → delete'.padEnd(16)} ${['n', 'p50 ms', 'p99 ms', 'max ms', 'calls/inc', 'done/s', 'all notified+summarised'].map((h) => h.padStart(10)).join(' ')}`);
+  if (latency.length) say(`${'post → delete'.padEnd(16)} ${['n', 'p50 ms', 'p99 ms', 'max ms', 'calls/inc', 'done/s', 'all notified+summarised'].map((h) => h.padStart(10)).join(' ')}`);
   for (const l of latency) {
     say(
       `${l.name.padEnd(16)} ${[
@@ -747,23 +760,34 @@ async function main(): Promise<void> {
         .join(' ')}`,
     );
   }
-  say('');
-  say('where the time goes, p50 / p99 ms (from each incident\'s history; post → delete = the sum):');
-  const segs = ['detectAndStart', 'workflowTaskPickup', 'workflowToDeleteScheduled', 'deleteQueueWait', 'activityToSlack'];
-  say(`${''.padEnd(16)} ${['detect+start', 'WFT pickup', 'wf→delete sch', 'delete queue', 'activity→Slack'].map((h) => h.padStart(15)).join(' ')}`);
-  for (const l of latency) say(`${l.name.padEnd(16)} ${segs.map((s) => `${l.breakdownMs![s]!.p50} / ${l.breakdownMs![s]!.p99}`.padStart(15)).join(' ')}`);
-  for (const l of latency.filter((x) => x.slackCallsByMethod)) say(`Slack calls, ${l.name}: ${Object.entries(l.slackCallsByMethod!).map(([m, n]) => `${m} ${n}`).join(', ')}`);
+  if (latency.length) {
+    say('');
+    say('where the time goes, p50 / p99 ms (from each incident\'s history; post → delete = the sum):');
+    const segs = ['detectAndStart', 'workflowTaskPickup', 'workflowToDeleteScheduled', 'deleteQueueWait', 'activityToSlack'];
+    say(`${''.padEnd(16)} ${['detect+start', 'WFT pickup', 'wf→delete sch', 'delete queue', 'activity→Slack'].map((h) => h.padStart(15)).join(' ')}`);
+    for (const l of latency) say(`${l.name.padEnd(16)} ${segs.map((s) => `${l.breakdownMs![s]!.p50} / ${l.breakdownMs![s]!.p99}`.padStart(15)).join(' ')}`);
+    for (const l of latency.filter((x) => x.slackCallsByMethod)) say(`Slack calls, ${l.name}: ${Object.entries(l.slackCallsByMethod!).map(([m, n]) => `${m} ${n}`).join(', ')}`);
+  }
 
-  const burst50 = latency.find((l) => l.name === 'burst of 50')!;
+  const single = latency.find((l) => l.name === 'single leak');
+  const burst50 = latency.find((l) => l.name === 'burst of 50');
   const checks: [string, boolean][] = [
-    [`detector ≥ 0.8 × bare (median ratio ${r2(median(ratio))})`, median(ratio) >= 0.8],
-    [`1% leaks within 20% of clean (median ratio ${r2(median(leakyVsClean))})`, median(leakyVsClean) >= 0.8],
-    [`detector peak RSS ≤ 200 MB, clean (${peakRssClean} MB)`, peakRssClean <= 200],
-    [`detector peak RSS ≤ 200 MB, 1% leaks (${peakRssLeaky} MB)`, peakRssLeaky <= 200],
-    ...(multi.length ? ([[`${DETECTORS} detectors beat one (median ratio ${r2(median(multiVsOne))})`, median(multiVsOne) > 1]] as [string, boolean][]) : []),
-    [`single leak p99 ≤ 250 ms (${single.p99} ms)`, single.p99 <= 250],
-    [`burst of 50 p99 ≤ 1.5 s (${burst50.p99} ms)`, burst50.p99 <= 1500],
-    ['every burst incident notified and summarised', latency.every((l) => l.allNotifiedAndSummarised !== false)],
+    ...(allLeaks
+      ? ([
+          [`detector ≥ 0.8 × bare (median ratio ${r2(median(ratio))})`, median(ratio) >= 0.8],
+          [`1% leaks within 20% of clean (median ratio ${r2(median(leakyVsClean))})`, median(leakyVsClean) >= 0.8],
+          [`detector peak RSS ≤ 200 MB, clean (${peakRssClean} MB)`, peakRssClean <= 200],
+          [`detector peak RSS ≤ 200 MB, 1% leaks (${peakRssLeaky} MB)`, peakRssLeaky <= 200],
+          ...(multi.length ? ([[`${DETECTORS} detectors beat one (median ratio ${r2(median(multiVsOne))})`, median(multiVsOne) > 1]] as [string, boolean][]) : []),
+        ] as [string, boolean][])
+      : []),
+    ...(single && burst50
+      ? ([
+          [`single leak p99 ≤ 250 ms (${single.p99} ms)`, single.p99 <= 250],
+          [`burst of 50 p99 ≤ 1.5 s (${burst50.p99} ms)`, burst50.p99 <= 1500],
+          ['every burst incident notified and summarised', latency.every((l) => l.allNotifiedAndSummarised !== false)],
+        ] as [string, boolean][])
+      : []),
   ];
   say('');
   for (const [what, ok] of checks) say(`${ok ? 'PASS' : 'FAIL'}  ${what}`);
@@ -773,6 +797,7 @@ async function main(): Promise<void> {
     bench: 'pipeline',
     at: new Date().toISOString(),
     quick,
+    only: args.only ?? 'all',
     cpus: cpus().length,
     loads,
     settings: {
@@ -790,7 +815,7 @@ async function main(): Promise<void> {
       digestIntervalMs: config.slack.digestIntervalMs,
     },
     throughput: tput,
-    summary: {
+    summary: allLeaks && {
       bareEventsPerSecond: median(bare.map((t) => t.eventsPerSecond)),
       detectorCleanEventsPerSecond: median(clean.map((t) => t.eventsPerSecond)),
       detectorLeakyEventsPerSecond: median(leaky.map((t) => t.eventsPerSecond)),
@@ -802,8 +827,8 @@ async function main(): Promise<void> {
       detectorPeakRssLeaksOnlyMB: Math.max(...allLeaks.peakRssMB!),
       incidentStartsPerSecondLeaky: median(leaky.map((t) => t.startsPerSecond!)),
       incidentStartsPerSecondLeaksOnly: allLeaks.startsPerSecond,
-      workerMemory,
     },
+    workerMemory,
     latency: latency.map((l) => ({ ...l, p50: round1(l.p50), p99: round1(l.p99) })),
     checks: Object.fromEntries(checks.map(([k, v]) => [k, v])),
   };
