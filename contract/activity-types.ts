@@ -69,6 +69,16 @@ export interface InternalActivities {
   remediationSettings(channel: string): Promise<RemediationSettings>;
 }
 
+/** The Slack task queue next to a remediation task queue (notifications, lookups). */
+export const slackTaskQueue = (taskQueue: string) => `${taskQueue}-slack`;
+
+/**
+ * The deletion task queue next to a remediation task queue: removals only, with chat.delete's
+ * budget. Its name follows from the remediation queue alone, so that an incident can schedule its
+ * removal before it has read any setting.
+ */
+export const slackDeleteTaskQueue = (taskQueue: string) => `${taskQueue}-slack-delete`;
+
 /** Slack calls: Temporal retries transient failures and 429s (after Slack's Retry-After); permanent refusals stop at once. */
 export const slackCall: ActivityOptions = {
   startToCloseTimeout: '30s',

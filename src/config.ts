@@ -34,6 +34,8 @@ const schema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   /** Task queue of the remediation workers; default sentinel-remediation. */
   SENTINEL_TASK_QUEUE: z.string().min(1).default('sentinel-remediation'),
+  /** Workflow-task polls a remediation worker keeps open, half for new incidents; default 20. */
+  SENTINEL_WORKFLOW_TASK_POLLS: z.coerce.number().int().min(2).max(40).default(20),
   /** NATS server URL(s), comma separated; default the dev stack's nats://127.0.0.1:4223. */
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4223'),
   /** Folder of rule files; default the pack shipped in rules/ of this checkout. */
@@ -184,7 +186,8 @@ export interface Config {
   versioning: { deployment: string; buildId: string | undefined; enabled: boolean };
   /** Where the Temporal SDK's Prometheus exporter listens; undefined: nowhere. */
   sdkMetricsPort: number | undefined;
-  temporal: { address: string; namespace: string; taskQueue: string };
+  /** `workflowTaskPolls`: the remediation worker's concurrent workflow-task polls (sticky and not). */
+  temporal: { address: string; namespace: string; taskQueue: string; workflowTaskPolls: number };
   nats: { servers: string[] };
   rulesDir: string;
   detector: { concurrency: number; decodeDepth: number };
@@ -272,7 +275,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     healthPort: e.SENTINEL_HEALTH_PORT,
     versioning: { deployment: e.SENTINEL_DEPLOYMENT, buildId: e.SENTINEL_BUILD_ID, enabled: e.SENTINEL_WORKER_VERSIONING === 'on' },
     sdkMetricsPort: e.SENTINEL_SDK_METRICS_PORT,
-    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.SENTINEL_TASK_QUEUE },
+    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.SENTINEL_TASK_QUEUE, workflowTaskPolls: e.SENTINEL_WORKFLOW_TASK_POLLS },
     nats: { servers: e.NATS_URL.split(',').map((s) => s.trim()) },
     rulesDir: e.SENTINEL_RULES_DIR,
     detector: { concurrency: e.DETECTOR_CONCURRENCY, decodeDepth: e.SENTINEL_DECODE_DEPTH },

@@ -5,7 +5,7 @@ import { ConfigError, loadConfig, required } from '../src/config';
 describe('configuration', () => {
   it('has defaults that point at the dev stack', () => {
     const c = loadConfig({});
-    expect(c.temporal).toEqual({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'sentinel-remediation' });
+    expect(c.temporal).toEqual({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'sentinel-remediation', workflowTaskPolls: 20 });
     expect(c.nats.servers).toEqual(['nats://127.0.0.1:4223']);
     expect(c.detector.concurrency).toBe(16);
   });
@@ -13,7 +13,7 @@ describe('configuration', () => {
   it('names every bad variable and its value', () => {
     let err: unknown;
     try {
-      loadConfig({ TEMPORAL_ADDRESS: 'localhost', DETECTOR_CONCURRENCY: '0', SLACK_API_URL: 'not a url' });
+      loadConfig({ TEMPORAL_ADDRESS: 'localhost', DETECTOR_CONCURRENCY: '0', SLACK_API_URL: 'not a url', SENTINEL_WORKFLOW_TASK_POLLS: '64' });
     } catch (e) {
       err = e;
     }
@@ -22,6 +22,7 @@ describe('configuration', () => {
     expect(msg).toContain('TEMPORAL_ADDRESS="localhost": expected host:port');
     expect(msg).toContain('DETECTOR_CONCURRENCY="0"');
     expect(msg).toContain('SLACK_API_URL="not a url"');
+    expect(msg).toContain('SENTINEL_WORKFLOW_TASK_POLLS="64"');
   });
 
   it('never shows the value of a token or key, only its length', () => {

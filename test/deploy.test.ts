@@ -14,7 +14,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config';
 import { CHAT_STREAM, DETECTOR_CONSUMER } from '../src/nats/streams';
 import { projectRoot } from '../src/paths';
-import { SHUTDOWN_GRACE, slackDeleteTaskQueue, slackTaskQueue } from '../src/worker/worker';
+import { slackDeleteTaskQueue, slackTaskQueue } from '../contract';
+import { SHUTDOWN_GRACE } from '../src/worker/worker';
 // @ts-expect-error plain JavaScript, no declarations
 import { ensurePromtool } from '../scripts/test-tools.js';
 // @ts-expect-error plain JavaScript, no declarations

@@ -38,9 +38,9 @@ export class IncidentCase {
     return this.state.status === 'resolved' || this.state.status === 'dismissed';
   }
 
-  /** Appends to the trail without waiting; drain() waits for every append. */
-  audit(r: AuditEntry): void {
-    this.track(this.append({ incidentId: this.input.incidentId, seq: ++this.seq, chain: workflowInfo().firstExecutionRunId, at: new Date().toISOString(), ...r }));
+  /** Appends to the trail without waiting; drain() waits for every append. `at`: when it was decided, if earlier than now. */
+  audit(r: AuditEntry, at = new Date().toISOString()): void {
+    this.track(this.append({ incidentId: this.input.incidentId, seq: ++this.seq, chain: workflowInfo().firstExecutionRunId, at, ...r }));
   }
 
   /** Keeps a side effect that runs beside the steps; it must not reject (catch what can fail). */

@@ -132,12 +132,16 @@ async function approved(step: Step, what: string, c: StepContext): Promise<boole
   return true;
 }
 
-/** Runs one step; `skipped`/`rejected` are outcomes too. */
-export async function perform(step: Step, c: StepContext): Promise<StepResult> {
-  const { input, settings, incident } = c;
+/** The steps that take the message out of the channel; they run on the deletion task queue. */
+export const REMOVALS: ReadonlySet<Step> = new Set(['delete', 'redact', 'tombstone', 'quarantine']);
+
+/** What a removal needs: no settings, so that it can go out before they are read (the `removal-first` patch). */
+export type RemovalContext = Pick<StepContext, 'input' | 'incident' | 'slackDelete'>;
+
+/** Runs one removal step (REMOVALS) of a Slack message. */
+export async function remove(step: Step, c: RemovalContext): Promise<StepResult> {
+  const { input, incident } = c;
   const { state } = incident;
-  // Remediation speaks Slack; other sources are detected, recorded and escalated only.
-  if (input.source !== 'slack' && (step === 'delete' || step === 'notify' || step === 'redact' || step === 'tombstone' || step === 'quarantine')) return ['skipped', `no ${step} for source ${input.source}`];
   switch (step) {
     case 'delete': {
       const r = await c.slackDelete.deleteMessage({ channel: input.channel, ts: input.ts, incidentId: input.incidentId });
@@ -157,6 +161,23 @@ export async function perform(step: Step, c: StepContext): Promise<StepResult> {
       state.review = { decision: 'pending' };
       return [r === 'deleted' ? 'done' : 'already_done', 'sealed copy kept for review'];
     }
+    default:
+      throw new Error(`${step} is not a removal`);
+  }
+}
+
+/** Runs one step; `skipped`/`rejected` are outcomes too. */
+export async function perform(step: Step, c: StepContext): Promise<StepResult> {
+  const { input, settings, incident } = c;
+  const { state } = incident;
+  // Remediation speaks Slack; other sources are detected, recorded and escalated only.
+  if (input.source !== 'slack' && (step === 'delete' || step === 'notify' || step === 'redact' || step === 'tombstone' || step === 'quarantine')) return ['skipped', `no ${step} for source ${input.source}`];
+  switch (step) {
+    case 'delete':
+    case 'redact':
+    case 'tombstone':
+    case 'quarantine':
+      return remove(step, c);
     case 'review':
       return review(c);
     case 'notify': {

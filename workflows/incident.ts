@@ -5,7 +5,7 @@
  * incident-steps.ts.
  */
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
-import { ActivityFailure, condition, log, patched, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, condition, log, patched, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import {
   credentialCall,
   internalCall,
@@ -13,6 +13,7 @@ import {
   localAuditCall,
   localCall,
   slackCall,
+  slackDeleteTaskQueue,
   type IncidentInput,
   type IncidentState,
   type CredentialActivities,
@@ -40,7 +41,7 @@ import {
   retryUpdate,
   stateQuery,
 } from './incident-messages';
-import { perform, planFor, type Step } from './incident-steps';
+import { perform, planFor, remove, REMOVALS, type Step, type StepResult } from './incident-steps';
 
 const internal = proxyActivities<InternalActivities>(internalCall);
 const local = proxyLocalActivities<InternalActivities>(localCall);
@@ -61,6 +62,14 @@ export const Patches = {
    * it waits for an operator's retry once they have run.
    */
   deferFailedNotices: 'defer-failed-notices',
+  /**
+   * An incident whose first step takes the message down (delete, redact, tombstone, quarantine)
+   * schedules it in its first workflow task, alone, on the deletion queue named after its own task
+   * queue; the settings and the opening audit record follow once it is done. A local activity in
+   * that task held it open, and with it the removal: in a burst of 50 leaks that was 250-450 ms of
+   * the time to delete.
+   */
+  removalFirst: 'removal-first',
 } as const;
 
 /** Steps whose permanent failure may wait until the end (patched `defer-failed-notices`). */
@@ -116,6 +125,28 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   const { state } = incident;
   registerControls(incident);
 
+  // The removal first (patched `removal-first`): nothing else in this workflow task, since a local
+  // activity would keep the task, and the removal's command with it, from going back to the server.
+  const openedAt = new Date().toISOString();
+  const first = plan[0];
+  let headStart: { step: Step; result: Promise<StepResult> } | undefined;
+  if (first !== undefined && REMOVALS.has(first) && input.source === 'slack' && patched(Patches.removalFirst)) {
+    incident.setStatus('remediating');
+    const early = proxyActivities<SlackActivities>({ ...slackCall, taskQueue: slackDeleteTaskQueue(workflowInfo().taskQueue) });
+    const result = remove(first, { input, incident, slackDelete: early });
+    headStart = { step: first, result };
+    // Settled either way; carryOut takes its outcome or its failure.
+    await result.catch(() => undefined);
+  }
+  const removedFirst = headStart !== undefined;
+  /** The removal that went out first, once, for the step it belongs to. */
+  const takeHeadStart = (step: Step): Promise<StepResult> | undefined => {
+    if (headStart?.step !== step) return undefined;
+    const { result } = headStart;
+    headStart = undefined;
+    return result;
+  };
+
   // A stateful rule may revoke the key of an earlier step's channel; the argument of incidents without one is unchanged.
   const settings = await local.remediationSettings(input.keyChannel ?? input.channel);
   const slack = proxyActivities<SlackActivities>({ ...slackCall, taskQueue: settings.slackTaskQueue });
@@ -125,8 +156,8 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   const quarantine = proxyActivities<QuarantineActivities>({ ...slackCall, taskQueue: settings.slackTaskQueue });
   // The fingerprint goes on the record so that the trail can tell when the same secret leaks again.
   const fingerprint = input.match.fingerprint ? ` (${input.match.fingerprint})` : '';
-  incident.audit({ kind: 'decision', step: 'open', outcome: 'opened', detail: `rule ${input.rule.id} (${input.rule.severity}) matched ${input.match.redacted}${fingerprint}; plan: ${plan.join(', ') || 'record only'}` });
-  incident.setStatus('remediating');
+  incident.audit({ kind: 'decision', step: 'open', outcome: 'opened', detail: `rule ${input.rule.id} (${input.rule.severity}) matched ${input.match.redacted}${fingerprint}; plan: ${plan.join(', ') || 'record only'}` }, removedFirst ? openedAt : undefined);
+  if (!removedFirst) incident.setStatus('remediating');
 
   // An escalation tells the security channel. If Slack refuses, the incident carries on: the
   // refusal is kept as a warning and audited, never left as a rejection that would wedge the workflow.
@@ -144,6 +175,9 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     );
   };
 
+  // Escalations that came while the removal ran, before there was anywhere to send their notices.
+  if (removedFirst) for (const [i, e] of (state.escalations ?? []).entries()) incident.onEscalate({ by: e.by, ...(e.reason ? { reason: e.reason } : {}) }, i + 1);
+
   const context = { input, settings, incident, slack, slackDelete, kms, credentials, quarantine, internal };
   // Notices that failed for good (patched `defer-failed-notices`), each with Slack's reason: they
   // wait for an operator once the steps that matter more (revocations) have run.
@@ -157,10 +191,11 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     for (;;) {
       // A dismissed incident takes no further step but the review of a quarantined message: a decision
       // already taken is carried out, a copy nobody decided on is discarded. Plans without it stop as before.
-      if (state.dismissed && step !== 'review') return;
+      // (A removal already under way when the incident was dismissed is recorded: it happened.)
+      if (state.dismissed && step !== 'review' && headStart?.step !== step) return;
       if (reason === undefined) {
         try {
-          const [outcome, detail] = await perform(step, context);
+          const [outcome, detail] = await (takeHeadStart(step) ?? perform(step, context));
           incident.record(step, outcome, detail);
           return;
         } catch (err) {

@@ -14,7 +14,7 @@ import proto from '@temporalio/proto';
 import { connect, type NatsConnection } from 'nats';
 import type { Config } from '../config';
 import { AUDIT_STREAM, CHAT_STREAM, DEADLETTER_STREAM, DETECTOR_CONSUMER, FACTS_STREAM } from '../nats/streams';
-import { slackDeleteTaskQueue, slackTaskQueue } from '../worker/worker';
+import { slackDeleteTaskQueue, slackTaskQueue } from '../../contract/activity-types';
 
 const { TaskQueueType, WorkerDeploymentVersionStatus, VersionDrainageStatus, WorkerVersioningMode } = proto.temporal.api.enums.v1;
 

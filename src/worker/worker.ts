@@ -18,7 +18,7 @@ import { jetStreamNoticeLedger } from '../../activities/notice-ledger';
 import { createQuarantineActivities } from '../../activities/quarantine';
 import { ensureQuarantineStream, quarantineVault } from '../../activities/quarantine-vault';
 import { activityWebClient } from '../../activities/slack-client';
-import { budgetOf } from '../../contract';
+import { budgetOf, slackDeleteTaskQueue, slackTaskQueue } from '../../contract';
 import { required, type Config } from '../config';
 import type { EncryptionCodec } from '../crypto/codec';
 import { dataConverterFor } from '../temporal/data-converter';
@@ -34,12 +34,6 @@ export const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', i
  * before cancelling them (they are retried elsewhere). Orchestrators' grace periods must be longer.
  */
 export const SHUTDOWN_GRACE = '20s';
-
-/** The Slack task queue next to a remediation task queue (notifications, lookups). */
-export const slackTaskQueue = (taskQueue: string) => `${taskQueue}-slack`;
-
-/** The deletion task queue next to a remediation task queue: chat.delete only, with its own budget. */
-export const slackDeleteTaskQueue = (taskQueue: string) => `${taskQueue}-slack-delete`;
 
 /** Slack clients for activities, from configuration; fails fast without the admin token. */
 export function slackClientsFrom(cfg: Config['slack']): { admin: WebClient; bot?: WebClient } {
@@ -78,6 +72,15 @@ function sharedOptions(connection: NativeConnection, config: Config, dataConvert
   };
 }
 
+/**
+ * The share of a remediation worker's workflow-task polls that wait for new incidents' first tasks;
+ * the rest wait on its sticky queue (later tasks of incidents it holds). With 20 polls, in
+ * `npm run bench:pipeline -- --only latency` runs of one afternoon: half (10 + 10) took the p99
+ * of a burst of 200 from 5.5-6.4 s (SDK defaults, 2 + 8) to 4.7-5.9 s. All of them but one (19 + 1)
+ * did a little better still, but left one poll for every incident already under way.
+ */
+export const WORKFLOW_POLLS_NON_STICKY = 0.5;
+
 /** The remediation worker, its Slack worker and its deletion worker; run all three (runTogether). */
 export async function createRemediationWorkers(o: RemediationWorkerOptions): Promise<Worker[]> {
   const { config } = o;
@@ -90,6 +93,11 @@ export async function createRemediationWorkers(o: RemediationWorkerOptions): Pro
   const main = await Worker.create({
     ...shared,
     taskQueue: config.temporal.taskQueue,
+    // A burst of leaks is a burst of first workflow tasks, on the task queue itself rather than this
+    // worker's sticky queue: the SDK's defaults poll it twice at a time (10 polls, a fifth of them),
+    // half of 20 here. See WORKFLOW_POLLS_NON_STICKY.
+    maxConcurrentWorkflowTaskPolls: config.temporal.workflowTaskPolls,
+    nonStickyToStickyPollRatio: WORKFLOW_POLLS_NON_STICKY,
     activities: createActivities({
       audit,
       offender: { temporal: o.client, taskQueue: config.temporal.taskQueue, levels: config.remediation.escalation },

@@ -60,6 +60,16 @@ describe('skeleton: chat event to deleted message', () => {
     for await (const w of h.client.workflow.list({ query: `WorkflowId = '${incidentId}'` })) runs.push(w);
     expect(runs).toHaveLength(1);
     expect(h.detector.stats).toMatchObject({ started: 1, alreadyStarted: 1 });
+
+    // The deletion goes out with the first workflow task, and nothing in that task waits on a local
+    // activity (the settings read and the opening audit record come after it).
+    const events = (await h.client.workflow.getHandle(incidentId).fetchHistory()).events ?? [];
+    const firstDone = events.findIndex((e) => e.workflowTaskCompletedEventAttributes);
+    const nextTask = events.findIndex((e, i) => i > firstDone && e.workflowTaskScheduledEventAttributes);
+    const decidedFirst = events.slice(firstDone + 1, nextTask < 0 ? undefined : nextTask);
+    const scheduled = decidedFirst.map((e) => e.activityTaskScheduledEventAttributes).filter((a) => a);
+    expect(scheduled.map((a) => [a!.activityType?.name, a!.taskQueue?.name])).toEqual([['deleteMessage', `${h.config.temporal.taskQueue}-slack-delete`]]);
+    expect(decidedFirst.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toEqual([]);
     await recordHistory(incidentId, 'incident-deleted');
   });
 
