@@ -167,8 +167,10 @@ interface Child {
 function startChild(name: string, argv: string[], env: Record<string, string>): Child {
   const log = join(logDir, `${name}.log`);
   const fd = openSync(log, 'a');
-  // BENCH_DETECTOR_NODE_ARGS: extra node flags for the detectors (e.g. --cpu-prof --cpu-prof-dir=/tmp/p) to see where their time goes.
-  const extra = name.startsWith('detector') && process.env.BENCH_DETECTOR_NODE_ARGS ? process.env.BENCH_DETECTOR_NODE_ARGS.split(' ').filter(Boolean) : [];
+  // BENCH_DETECTOR_NODE_ARGS, BENCH_WORKER_NODE_ARGS: extra node flags for the detectors, the remediation worker
+  // (e.g. --cpu-prof --cpu-prof-dir=/tmp/p) to see where their time goes.
+  const nodeArgs = name.startsWith('detector') ? process.env.BENCH_DETECTOR_NODE_ARGS : name === 'worker' ? process.env.BENCH_WORKER_NODE_ARGS : undefined;
+  const extra = nodeArgs ? nodeArgs.split(' ').filter(Boolean) : [];
   const child = spawn(process.execPath, [...extra, ...argv], { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   children.add(child);
