@@ -66,8 +66,8 @@ export const Patches = {
    * An incident whose first step takes the message down (delete, redact, tombstone, quarantine)
    * schedules it in its first workflow task, alone, on the deletion queue named after its own task
    * queue; the settings and the opening audit record follow once it is done. A local activity in
-   * that task held it open, and with it the removal: in a burst of 50 leaks that was 250-450 ms of
-   * the time to delete.
+   * that task held it open, and with it the removal, for two local-activity round trips (the
+   * settings, then the opening audit append).
    */
   removalFirst: 'removal-first',
 } as const;

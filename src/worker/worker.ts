@@ -76,7 +76,7 @@ function sharedOptions(connection: NativeConnection, config: Config, dataConvert
  * The share of a remediation worker's workflow-task polls that wait for new incidents' first tasks;
  * the rest wait on its sticky queue (later tasks of incidents it holds). With 20 polls, in
  * `npm run bench:pipeline -- --only latency` runs of one afternoon: half (10 + 10) took the p99
- * of a burst of 200 from 5.5-6.4 s (SDK defaults, 2 + 8) to 4.7-5.9 s. All of them but one (19 + 1)
+ * of a burst of 200 from 5.6-6.4 s (SDK defaults, 2 + 8) to 4.7-5.9 s, three runs each. All of them but one (19 + 1)
  * did a little better still, but left one poll for every incident already under way.
  */
 export const WORKFLOW_POLLS_NON_STICKY = 0.5;

@@ -6,6 +6,7 @@
 import { CreateKeyCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readAuditTrail } from '../../src/incidents/audit-trail';
+import { AUDIT_STREAM } from '../../src/nats/streams';
 import type { IncidentState } from '../../contract';
 import type { OffenderState } from '../../workflows/offender';
 import { eventually, incidentResult, startHarness, type Harness, postAndPublish, stateWhen } from '../support/harness';
@@ -115,6 +116,62 @@ describe('failure paths', () => {
     expect(trail.find((r) => r.step === 'escalation_notice')!.detail).toContain('not_in_channel');
     await expect(handle.executeUpdate('escalate', { args: [{ by: 'U0ADMIN01' }] })).rejects.toThrow();
     await recordHistory(id, 'incident-escalation-notice-failed');
+  });
+
+  /** Posts a leak whose chat.delete Slack answers only after 3 s, and waits until that deletion is under way. */
+  const leakDuringSlowDelete = async (text: string) => {
+    h.sim.injectFault({ method: 'chat.delete', kind: 'slow', delayMs: 3000 });
+    const message = await post('U0BOB0001', 'C0GENERAL', text);
+    const handle = h.client.workflow.getHandle(idOf('C0GENERAL', message.ts, 'leakword'));
+    await eventually('the deletion under way', async () => (await handle.describe().catch(() => undefined))?.raw.pendingActivities?.some((a) => a.activityType?.name === 'deleteMessage'));
+    return handle;
+  };
+
+  it('sends the notice of an escalation that came while the first removal was under way, before the incident had its settings', async () => {
+    const handle = await leakDuringSlowDelete('leakword escalated early');
+    await handle.executeUpdate('escalate', { args: [{ by: 'U0ADMIN01', reason: 'during the delete' }] });
+    const state = await incidentResult<IncidentState>(h.client, handle.workflowId);
+    expect(state.status).toBe('resolved');
+    expect(state.steps[0]).toMatchObject({ step: 'delete', outcome: 'done' });
+    expect(h.sim.workspace.history('C0SECURIT').filter((m) => m.text.includes(`escalated Sentinel incident \`${handle.workflowId}\``))).toHaveLength(1);
+    const trail = await readAuditTrail(h.nc, handle.workflowId);
+    expect(trail.slice(0, 3).map((r) => [r.step, r.outcome])).toEqual([
+      ['escalate', 'escalated'],
+      ['open', 'opened'],
+      ['delete', 'done'],
+    ]);
+    // The opening record keeps when the incident opened, not when it was written after the removal.
+    const at = (step: string) => Date.parse(trail.find((r) => r.step === step)!.at);
+    expect(at('delete') - at('open')).toBeGreaterThanOrEqual(2500);
+  });
+
+  it('records the removal that was under way when the incident was dismissed, and takes no other step', async () => {
+    const handle = await leakDuringSlowDelete('leakword dismissed early');
+    await handle.executeUpdate('dismiss', { args: [{ by: 'U0ADMIN01', reason: 'false positive' }] });
+    const state = await incidentResult<IncidentState>(h.client, handle.workflowId);
+    expect(state.status).toBe('dismissed');
+    expect(state.steps.map((s) => [s.step, s.outcome])).toEqual([['delete', 'done']]);
+  });
+
+  it('deletes the message while the audit stream cannot be written, and writes the trail once it can', async () => {
+    // The stream stops taking audit.> (appends find no stream and are retried); its records stay.
+    const jsm = await h.nc.jetstreamManager();
+    const { config } = await jsm.streams.info(AUDIT_STREAM);
+    await jsm.streams.update(AUDIT_STREAM, { ...config, subjects: ['audit-paused.>'] });
+    let message: Awaited<ReturnType<typeof post>>;
+    try {
+      message = await post('U0BOB0001', 'C0GENERAL', 'leakword while the audit stream is away');
+      await eventually('the message deleted', async () => h.sim.okCalls('chat.delete').some((c) => c.args.ts === message.ts), 10_000);
+    } finally {
+      await jsm.streams.update(AUDIT_STREAM, { ...config, subjects: ['audit.>'] });
+    }
+    const id = idOf('C0GENERAL', message.ts, 'leakword');
+    expect((await incidentResult<IncidentState>(h.client, id)).status).toBe('resolved');
+    const trail = await readAuditTrail(h.nc, id);
+    expect(trail.slice(0, 2).map((r) => [r.step, r.outcome])).toEqual([
+      ['open', 'opened'],
+      ['delete', 'done'],
+    ]);
   });
 
   it('numbers an offender’s audit records across continueAsNew, so none is deduplicated away', async () => {
