@@ -14,12 +14,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Detector } from '../../src/detector/detector';
 import { loadRules } from '../../src/engine/load';
 import { silentLogger } from '../../src/log';
-import { chatSubject, CHAT_STREAM, DEADLETTER_STREAM, DETECTOR_CONSUMER, ensureChatStreams } from '../../src/nats/streams';
+import { chatSubject, CHAT_STREAM, DEADLETTER_STREAM, DETECTOR_CONSUMER } from '../../src/nats/streams';
 import { projectRoot } from '../../src/paths';
 import { SlackSimulator } from '../../src/slack-sim/server';
 import { missingSearchAttributes, NamespaceSetupError } from '../../src/temporal/search-attributes';
 import { eventually } from '../support/harness';
 import { testSecrets } from '../support/secrets';
+import { emptyChatStreams } from '../support/streams';
 
 const TEAM = 'T0SENTNL1';
 
@@ -45,11 +46,7 @@ describe('detector failure paths', () => {
     await nc?.drain();
   });
 
-  const freshStreams = async () => {
-    const jsm = await nc.jetstreamManager();
-    for (const s of [CHAT_STREAM, DEADLETTER_STREAM]) await jsm.streams.delete(s).catch(() => false);
-    await ensureChatStreams(jsm);
-  };
+  const freshStreams = () => emptyChatStreams(nc);
   const detector = (namespace: string, rulesFn = () => rules, skipPreflight = false) =>
     new Detector({
       skipPreflight,

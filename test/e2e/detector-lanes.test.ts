@@ -12,10 +12,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'v
 import { Detector, type PullSettings } from '../../src/detector/detector';
 import { loadRules } from '../../src/engine/load';
 import { silentLogger } from '../../src/log';
-import { chatSubject, CHAT_STREAM, DEADLETTER_STREAM, DETECTOR_CONSUMER, ensureChatStreams } from '../../src/nats/streams';
+import { chatSubject, CHAT_STREAM, DETECTOR_CONSUMER } from '../../src/nats/streams';
 import { projectRoot } from '../../src/paths';
 import { SlackSimulator } from '../../src/slack-sim/server';
 import { eventually } from '../support/harness';
+import { emptyChatStreams } from '../support/streams';
 
 const TEAM = 'T0SENTNL1';
 const LEAK = 'prod token ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8 do not share';
@@ -36,11 +37,7 @@ describe('detector lanes', () => {
     await connection?.close();
     await nc?.drain();
   });
-  beforeEach(async () => {
-    const jsm = await nc.jetstreamManager();
-    for (const s of [CHAT_STREAM, DEADLETTER_STREAM]) await jsm.streams.delete(s).catch(() => false);
-    await ensureChatStreams(jsm);
-  });
+  beforeEach(() => emptyChatStreams(nc));
 
   /** A detector with its own task queue (no worker: the incidents only need to start). */
   const detector = (concurrency: number, order: string[], pull?: PullSettings) =>

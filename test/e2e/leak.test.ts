@@ -37,6 +37,7 @@ import { rng, secretValues, sentenceFor } from '../corpus/generators';
 import { eventually, terminateRunning } from '../support/harness';
 import { startProcess, type SentinelProcess } from '../support/processes';
 import { testClient, testCodec, testSecrets } from '../support/secrets';
+import { emptyChatStreams } from '../support/streams';
 
 const run = promisify(execFile);
 const TEAM = 'T0SENTNL1';
@@ -274,8 +275,7 @@ describe('secrets never at rest', () => {
     sim = await new SlackSimulator().start();
     github = await new GithubSimulator().start();
     nc = await connect({ servers: stack.natsUrl });
-    const jsm = await nc.jetstreamManager();
-    for (const s of [CHAT_STREAM, DEADLETTER_STREAM]) await jsm.streams.delete(s).catch(() => false);
+    await emptyChatStreams(nc, { recreate: false });
     client = await testClient();
     const bridgePort = await freePort();
     const codecPort = await freePort();

@@ -19,10 +19,11 @@ import { Correlator } from '../../src/correlator/correlator';
 import { Detector } from '../../src/detector/detector';
 import { loadRules } from '../../src/engine/load';
 import { silentLogger } from '../../src/log';
-import { chatSubject, CHAT_STREAM, DEADLETTER_STREAM, DETECTOR_CONSUMER, ensureChatStreams, ensureFactsStream, FACTS_STREAM } from '../../src/nats/streams';
+import { chatSubject, CHAT_STREAM, DETECTOR_CONSUMER, ensureFactsStream, FACTS_STREAM } from '../../src/nats/streams';
 import { projectRoot } from '../../src/paths';
 import { SIM_BOT_TOKEN } from '../../src/slack-sim/workspace';
 import { eventually, startHarness, terminateRunning, type Harness } from '../support/harness';
+import { emptyChatStreams } from '../support/streams';
 
 const TEAM = 'T0SENTNL1';
 const MIN = 60_000;
@@ -63,10 +64,7 @@ describe('stateful rules end to end', () => {
     await nc?.drain();
   });
   beforeEach(async () => {
-    const jsm = await nc.jetstreamManager();
-    for (const s of [CHAT_STREAM, DEADLETTER_STREAM, FACTS_STREAM]) await jsm.streams.delete(s).catch(() => false);
-    await ensureChatStreams(jsm);
-    await ensureFactsStream(jsm);
+    await ensureFactsStream(await emptyChatStreams(nc, { also: [FACTS_STREAM] }));
     starts = [];
   });
   afterEach(async () => {

@@ -16,11 +16,12 @@ import { Detector } from '../../src/detector/detector';
 import { DetectorTail, TAIL_HELLO_SUBJECT, TAIL_LISTENER_TTL_MS, tailSubject, type TailMessage, type TailRecord } from '../../src/detector/tail';
 import { loadRules } from '../../src/engine/load';
 import { silentLogger } from '../../src/log';
-import { chatSubject, CHAT_STREAM, DEADLETTER_STREAM, DETECTOR_CONSUMER, ensureChatStreams } from '../../src/nats/streams';
+import { chatSubject, CHAT_STREAM, DETECTOR_CONSUMER } from '../../src/nats/streams';
 import { projectRoot } from '../../src/paths';
 import { SlackSimulator } from '../../src/slack-sim/server';
 import { SIM_ADMIN_TOKEN } from '../../src/slack-sim/workspace';
 import { eventually } from '../support/harness';
+import { emptyChatStreams } from '../support/streams';
 
 const TEAM = 'T0SENTNL1';
 const SECRET = 'ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8';
@@ -94,11 +95,7 @@ describe('workbench', () => {
     await connection?.close();
     await nc?.drain();
   });
-  beforeEach(async () => {
-    const jsm = await nc.jetstreamManager();
-    for (const s of [CHAT_STREAM, DEADLETTER_STREAM]) await jsm.streams.delete(s).catch(() => false);
-    await ensureChatStreams(jsm);
-  });
+  beforeEach(() => emptyChatStreams(nc));
   afterEach(async () => {
     for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
     await detector?.stop();

@@ -13,7 +13,7 @@ import type { Correlator } from '../../src/correlator/correlator';
 import type { Detector } from '../../src/detector/detector';
 import { loadRules } from '../../src/engine/load';
 import { createLogger, silentLogger } from '../../src/log';
-import { CHAT_STREAM, DEADLETTER_STREAM, FACTS_STREAM, chatSubject } from '../../src/nats/streams';
+import { FACTS_STREAM, chatSubject } from '../../src/nats/streams';
 import { GithubSimulator } from '../../src/github-sim/server';
 import { SlackSimulator } from '../../src/slack-sim/server';
 import { SIM_ADMIN_TOKEN, SIM_BOT_TOKEN, type SimMessage } from '../../src/slack-sim/workspace';
@@ -23,6 +23,7 @@ import { startPipeline } from '../../src/pipeline';
 import { projectRoot } from '../../src/paths';
 import { join } from 'node:path';
 import type { IncidentState } from '../../contract';
+import { emptyChatStreams } from './streams';
 
 let bundle: Promise<WorkflowBundle> | undefined;
 let runtimeInstalled = false;
@@ -141,10 +142,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     log: process.env.TEST_LOG ? createLogger({ level: 'debug' }) : silentLogger,
     workflowBundle: await workflowBundle(),
     // Each suite starts from empty streams (FACTS too: another suite's facts would complete matches here).
-    beforeDetect: async (nc) => {
-      const jsm = await nc.jetstreamManager();
-      for (const s of [CHAT_STREAM, DEADLETTER_STREAM, FACTS_STREAM]) await jsm.streams.delete(s).catch(() => false);
-    },
+    beforeDetect: async (nc) => void (await emptyChatStreams(nc, { also: [FACTS_STREAM], recreate: false })),
   });
   const { nc, client, workers, detector, correlator } = pipeline;
 
