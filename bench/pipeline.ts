@@ -38,7 +38,7 @@ import { decide } from '../src/detector/decide';
 import { PULL_EXPIRES_MS, PULL_MAX_MESSAGES } from '../src/detector/detector';
 import { loadRules } from '../src/engine/load';
 import { normalizeSlack } from '../src/events/normalize';
-import { CHAT_STREAM, chatSubject, DEADLETTER_STREAM, DETECTOR_CONSUMER, ensureChatStreams } from '../src/nats/streams';
+import { CHAT_STREAM, chatSubject, DETECTOR_CONSUMER } from '../src/nats/streams';
 import { projectRoot, sentinelHome } from '../src/paths';
 import { applyRateLimits, SIM_DEV_RATE_LIMITS } from '../src/slack-sim/dev-limits';
 import { SlackSimulator } from '../src/slack-sim/server';
@@ -47,6 +47,7 @@ import { stackEnv } from '../src/stack/state';
 import { connectClient } from '../src/temporal/client';
 import { codecFrom } from '../src/temporal/data-converter';
 import { leak, ordinaryChat, pick, rng, secretValues } from '../test/corpus/generators';
+import { emptyChatStreams } from '../test/support/streams';
 
 // --- options -------------------------------------------------------------------------------------
 const { values: args } = parseArgs({
@@ -640,9 +641,7 @@ async function main(): Promise<void> {
   };
   const config = loadConfig(baseEnv);
   nc = await connect({ servers: endpoints.natsUrl, noAsyncTraces: true });
-  jsm = await nc.jetstreamManager();
-  for (const s of [CHAT_STREAM, DEADLETTER_STREAM]) await jsm.streams.delete(s).catch(() => false);
-  await ensureChatStreams(jsm);
+  jsm = await emptyChatStreams(nc);
   const client = await connectClient(config.temporal, codecFrom(config));
 
   // Throughput, in rounds: each figure next to the others of its round, under the same load.
