@@ -171,7 +171,7 @@ export async function perform(step: Step, c: StepContext): Promise<StepResult> {
   const { input, settings, incident } = c;
   const { state } = incident;
   // Remediation speaks Slack; other sources are detected, recorded and escalated only.
-  if (input.source !== 'slack' && (step === 'delete' || step === 'notify' || step === 'redact' || step === 'tombstone' || step === 'quarantine')) return ['skipped', `no ${step} for source ${input.source}`];
+  if (input.source !== 'slack' && (REMOVALS.has(step) || step === 'notify')) return ['skipped', `no ${step} for source ${input.source}`];
   switch (step) {
     case 'delete':
     case 'redact':
