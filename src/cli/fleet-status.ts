@@ -173,6 +173,38 @@ async function deployments(connection: Connection, config: Config): Promise<Depl
   return out;
 }
 
+function pollerReport(p: proto.temporal.api.taskqueue.v1.IPollerInfo): PollerReport {
+  return {
+    identity: p.identity ?? '',
+    buildId: p.deploymentOptions?.buildId || undefined,
+    deployment: p.deploymentOptions?.deploymentName || undefined,
+    versioned: p.deploymentOptions?.workerVersioningMode === WorkerVersioningMode.WORKER_VERSIONING_MODE_VERSIONED,
+    lastAccess: p.lastAccessTime?.seconds != null ? new Date(Number(p.lastAccessTime.seconds) * 1000).toISOString() : undefined,
+  };
+}
+
+/**
+ * The pollers of every partition of a task queue, one entry per worker (its latest poll). Temporal
+ * splits a task queue into partitions (4 by default) and spreads each worker's polls over them; a
+ * queue described by its name alone answers for its root partition only, where a worker whose
+ * polls all went elsewhere is missing. A partition that cannot be listed or described leaves the
+ * root's pollers as they are.
+ */
+async function allPollers(connection: Connection, namespace: string, q: { name: string; type: 'workflow' | 'activity' }, root: PollerReport[]): Promise<PollerReport[]> {
+  const byIdentity = new Map(root.map((p) => [p.identity, p]));
+  const parts = await connection.workflowService.listTaskQueuePartitions({ namespace, taskQueue: { name: q.name } }).catch(() => undefined);
+  const keys = (q.type === 'workflow' ? parts?.workflowTaskQueuePartitions : parts?.activityTaskQueuePartitions)?.map((p) => p.key ?? '').filter((k) => k && k !== q.name) ?? [];
+  const taskQueueType = q.type === 'workflow' ? TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW : TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY;
+  for (const key of keys) {
+    const r = await connection.workflowService.describeTaskQueue({ namespace, taskQueue: { name: key }, taskQueueType }).catch(() => undefined);
+    for (const p of (r?.pollers ?? []).map(pollerReport)) {
+      const seen = byIdentity.get(p.identity);
+      if (!seen || (p.lastAccess ?? '') > (seen.lastAccess ?? '')) byIdentity.set(p.identity, p);
+    }
+  }
+  return [...byIdentity.values()];
+}
+
 async function taskQueue(connection: Connection, namespace: string, q: { name: string; type: 'workflow' | 'activity' }): Promise<TaskQueueReport> {
   try {
     const r = await connection.workflowService.describeTaskQueue({
@@ -185,13 +217,7 @@ async function taskQueue(connection: Connection, namespace: string, q: { name: s
     const age = stats?.approximateBacklogAge;
     return {
       ...q,
-      pollers: (r.pollers ?? []).map((p) => ({
-        identity: p.identity ?? '',
-        buildId: p.deploymentOptions?.buildId || undefined,
-        deployment: p.deploymentOptions?.deploymentName || undefined,
-        versioned: p.deploymentOptions?.workerVersioningMode === WorkerVersioningMode.WORKER_VERSIONING_MODE_VERSIONED,
-        lastAccess: p.lastAccessTime?.seconds != null ? new Date(Number(p.lastAccessTime.seconds) * 1000).toISOString() : undefined,
-      })),
+      pollers: await allPollers(connection, namespace, q, (r.pollers ?? []).map(pollerReport)),
       backlog: stats?.approximateBacklogCount != null ? Number(stats.approximateBacklogCount) : undefined,
       backlogAgeSeconds: age?.seconds != null ? Number(age.seconds) + (age.nanos ?? 0) / 1e9 : undefined,
     };
