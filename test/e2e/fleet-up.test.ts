@@ -24,10 +24,14 @@ const portFree = (port: number) =>
     s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
 
-/** A base with the 31 ports the fleet's processes take above it free. */
+/**
+ * A base with the 31 ports the fleet's processes take above it free, below Linux's ephemeral range
+ * (32768 on): a port there that is free now can still be handed to some process's outgoing
+ * connection before the fleet listens on it (a correlator once failed with EADDRINUSE so).
+ */
 async function freeBase(): Promise<number> {
   for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const base = 20_000 + Math.floor(Math.random() * (32_768 - 31 - 20_000));
     const all = await Promise.all(Array.from({ length: 31 }, (_, i) => portFree(base + i)));
     if (all.every(Boolean)) return base;
   }
