@@ -184,25 +184,27 @@ function pollerReport(p: proto.temporal.api.taskqueue.v1.IPollerInfo): PollerRep
 }
 
 /**
- * The pollers of every partition of a task queue, one entry per worker (its latest poll). Temporal
+ * The pollers of every partition of a task queue, one entry per worker and build (its latest poll:
+ * one process may run workers of two builds). Temporal
  * splits a task queue into partitions (4 by default) and spreads each worker's polls over them; a
  * queue described by its name alone answers for its root partition only, where a worker whose
  * polls all went elsewhere is missing. A partition that cannot be listed or described leaves the
  * root's pollers as they are.
  */
 async function allPollers(connection: Connection, namespace: string, q: { name: string; type: 'workflow' | 'activity' }, root: PollerReport[]): Promise<PollerReport[]> {
-  const byIdentity = new Map(root.map((p) => [p.identity, p]));
+  const keyOf = (p: PollerReport) => `${p.identity}\0${p.deployment ?? ''}\0${p.buildId ?? ''}`;
+  const byWorker = new Map(root.map((p) => [keyOf(p), p]));
   const parts = await connection.workflowService.listTaskQueuePartitions({ namespace, taskQueue: { name: q.name } }).catch(() => undefined);
   const keys = (q.type === 'workflow' ? parts?.workflowTaskQueuePartitions : parts?.activityTaskQueuePartitions)?.map((p) => p.key ?? '').filter((k) => k && k !== q.name) ?? [];
   const taskQueueType = q.type === 'workflow' ? TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW : TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY;
   for (const key of keys) {
     const r = await connection.workflowService.describeTaskQueue({ namespace, taskQueue: { name: key }, taskQueueType }).catch(() => undefined);
     for (const p of (r?.pollers ?? []).map(pollerReport)) {
-      const seen = byIdentity.get(p.identity);
-      if (!seen || (p.lastAccess ?? '') > (seen.lastAccess ?? '')) byIdentity.set(p.identity, p);
+      const seen = byWorker.get(keyOf(p));
+      if (!seen || (p.lastAccess ?? '') > (seen.lastAccess ?? '')) byWorker.set(keyOf(p), p);
     }
   }
-  return [...byIdentity.values()];
+  return [...byWorker.values()];
 }
 
 async function taskQueue(connection: Connection, namespace: string, q: { name: string; type: 'workflow' | 'activity' }): Promise<TaskQueueReport> {
