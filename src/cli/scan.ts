@@ -3,14 +3,11 @@
  * event_callback envelopes), JSON Lines of findings out. A contract other tools rely on: see README.
  */
 import { createReadStream } from 'node:fs';
-import { parseJson } from '../events/json';
-import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { loadConfig } from '../config';
 import { fingerprinter } from '../crypto/fingerprint';
-import { evaluate, type EvaluateOptions } from '../engine/engine';
 import { formatProblem, loadRules } from '../engine/load';
-import { MalformedEventError, normalizeSlack } from '../events/normalize';
+import { LineScanner, lineBatches } from './scan-lines';
 
 export interface ScanOptions {
   rulesDir?: string;
@@ -24,39 +21,35 @@ export interface ScanOptions {
   decodeDepth?: number;
 }
 
-/** Exit code: 0, or 2 when the rules fail to load (then nothing is scanned). */
+/** Bytes read at a time: a batch of whole lines is scanned per read. */
+const READ_BYTES = 256 * 1024;
+
+/** Exit code: 0, 1 when the input cannot be read, or 2 when the rules fail to load (then nothing is scanned). */
 export async function scan(o: ScanOptions): Promise<number> {
   const out = o.stdout ?? process.stdout;
   const err = o.stderr ?? process.stderr;
   const config = loadConfig();
   const rulesDir = o.rulesDir ?? config.rulesDir;
-  // With a fingerprint key, findings carry the same fingerprints incidents do, to match them up.
-  const options: EvaluateOptions = {
-    ...(config.fingerprintKey ? { fingerprint: fingerprinter(config.fingerprintKey) } : {}),
-    ...(o.decodeDepth !== undefined ? { maxDecodeDepth: o.decodeDepth } : {}),
-  };
-  let explained = 0;
-  let where = '';
-  if (o.explain) {
-    options.explain = (e) => {
-      explained += 1;
-      const inside = e.encodings.length ? ` inside ${e.encodings.join(' inside ')}` : '';
-      err.write(`${where}: ${e.ruleId} turned down ${e.redacted} at ${e.start}-${e.end}${inside}: ${e.check} (${e.detail})\n`);
-    };
-  }
   const rules = loadRules(rulesDir);
   if (rules.problems.length || rules.active.length === 0) {
     for (const p of rules.problems) err.write(`rules: ${formatProblem(p)}\n`);
     if (rules.active.length === 0) err.write(`rules: no enabled rules in ${rulesDir}\n`);
     return 2;
   }
-  const source = !o.input || o.input === '-' ? process.stdin : createReadStream(o.input);
+  // With a fingerprint key, findings carry the same fingerprints incidents do, to match them up.
+  const scanner = new LineScanner(
+    rules,
+    {
+      ...(config.fingerprintKey ? { fingerprint: fingerprinter(config.fingerprintKey) } : {}),
+      ...(o.decodeDepth !== undefined ? { maxDecodeDepth: o.decodeDepth } : {}),
+    },
+    o.explain === true,
+  );
+  const source = !o.input || o.input === '-' ? process.stdin : createReadStream(o.input, { highWaterMark: READ_BYTES });
   const inputName = !o.input || o.input === '-' ? 'stdin' : o.input;
+  const note = (line: number, text: string) => void err.write(`${inputName}:${line}: ${text}\n`);
   const started = process.hrtime.bigint();
   let line = 0;
-  let events = 0;
-  let findings = 0;
-  let skipped = 0;
   let pending: string[] = [];
   const flush = async () => {
     if (pending.length === 0) return;
@@ -65,53 +58,9 @@ export async function scan(o: ScanOptions): Promise<number> {
     if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
   };
   try {
-    for await (const text of createInterface({ input: source, crlfDelay: Infinity })) {
-      line += 1;
-      if (text.trim() === '') continue;
-      let doc: unknown;
-      try {
-        doc = parseJson(text);
-      } catch (e) {
-        err.write(`${inputName}:${line}: ${(e as Error).message}; line skipped\n`);
-        skipped += 1;
-        continue;
-      }
-      let normalized;
-      try {
-        if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new MalformedEventError('not a JSON object');
-        normalized = normalizeSlack(doc as Record<string, unknown>, { requireTeam: false });
-      } catch (e) {
-        if (!(e instanceof MalformedEventError)) throw e;
-        err.write(`${inputName}:${line}: ${e.message}; line skipped\n`);
-        skipped += 1;
-        continue;
-      }
-      events += 1;
-      if (normalized.kind === 'ignored') continue;
-      const ev = normalized.event;
-      where = `${inputName}:${line}`;
-      for (const f of evaluate(ev, rules, options)) {
-        findings += 1;
-        pending.push(
-          JSON.stringify({
-            ts: ev.ts,
-            channel: ev.channel,
-            user: ev.user,
-            team: ev.team || undefined,
-            rule: f.ruleId,
-            category: f.category,
-            severity: f.severity,
-            actions: f.actions,
-            redacted: f.redacted,
-            excerpt: f.excerpt,
-            fingerprint: f.fingerprint,
-            encodings: f.encodings,
-            start: f.start,
-            end: f.end,
-          }) + '\n',
-        );
-      }
-      if (pending.length >= 512) await flush();
+    for await (const lines of lineBatches(source as AsyncIterable<Buffer>)) {
+      for (const text of lines) scanner.scan(text, ++line, pending, note);
+      await flush();
     }
   } catch (e) {
     await flush();
@@ -119,6 +68,7 @@ export async function scan(o: ScanOptions): Promise<number> {
     return 1;
   }
   await flush();
+  const { events, findings, skipped, explained } = scanner.counts;
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   err.write(
     `scanned ${events} events in ${seconds.toFixed(2)} s (${Math.round(events / Math.max(seconds, 1e-9))} events/s): ${findings} findings` +
