@@ -488,7 +488,7 @@ function lineAround(text: string, start: number, end: number): string {
   return text.slice(from, to < 0 ? text.length : to);
 }
 
-function regexFinder(spec: RuleSpec, allowed: (t: AllowTarget) => string | undefined): { find: CompiledRule['find']; gate: Gate } {
+function regexFinder(spec: RuleSpec, allowed: (t: AllowTarget) => string | undefined, lazy: boolean): { find: CompiledRule['find']; gate: Gate } {
   const m = spec.match;
   const flags = m.flags ?? '';
   // One regex is built when the rule loads: the probe, the pattern without its groups and with its
@@ -514,14 +514,20 @@ function regexFinder(spec: RuleSpec, allowed: (t: AllowTarget) => string | undef
   // each rule match once. It differs from the rule's pattern only in its groups and bounds: a
   // pattern RE2 rejects is reported as the rule wrote it. Bounds RE2 would refuse are refused
   // here, naming the rule's own pattern.
+  //
+  // `lazy`: the rule's file has loaded before, with this RE2, every pattern compiling (load.ts), so
+  // the probe is built on the rule's first candidate instead. Most rules never have one in a given
+  // process (their anchors gate them), and building them all was about half of loading the pack.
   relaxLargeBounds(m.regex!);
-  let probe: RE2;
-  try {
-    probe = new RE2(relaxLargeBounds(groupFree) ?? groupFree, `${flags}u`);
-  } catch (err) {
-    throw new RuleCompileError('match.regex', `RE2 cannot compile ${JSON.stringify(m.regex!)}: ${(err as Error).message}`);
-  }
-  const locator = new MatchLocator(readsGroup ? m.regex! : groupFree, flags, probe);
+  const buildProbe = (): RE2 => {
+    try {
+      return new RE2(relaxLargeBounds(groupFree) ?? groupFree, `${flags}u`);
+    } catch (err) {
+      throw new RuleCompileError('match.regex', `RE2 cannot compile ${JSON.stringify(m.regex!)}: ${(err as Error).message}`);
+    }
+  };
+  let probe = lazy ? undefined : buildProbe();
+  let locator: MatchLocator | undefined;
   const checks = (m.validate ?? []).map((v) => ({ name: v, check: validators[v] }));
   const judgePlaceholders = spec.category === 'secret' || spec.category === 'pii';
   const digitsCheck = m.digits_validate ? validators[m.digits_validate] : undefined;
@@ -531,7 +537,9 @@ function regexFinder(spec: RuleSpec, allowed: (t: AllowTarget) => string | undef
     if (digitsCheck && !someDigitRunPasses(s, minDigits, digitsCheck, luhnFirst)) return [];
     // A yes/no scan is several times cheaper than finding where a match is: ask it first.
     const text = s.bytes;
+    probe ??= buildProbe();
     if (!probe.test(text)) return [];
+    locator ??= new MatchLocator(readsGroup ? m.regex! : groupFree, flags, probe);
     const spans: Span[] = [];
     let from = 0;
     let hit: BufferMatch | null;
@@ -602,8 +610,16 @@ function keywordFinder(spec: RuleSpec, allowed: (t: AllowTarget) => string | und
 
 const defaultMessage = '<@{user}>, your message matched the security rule {rule} and was handled by Sentinel.';
 
+export interface CompileOptions {
+  /**
+   * The rule's patterns are known to compile (its file loaded before, with this RE2): each regex is
+   * built when the rule first has a candidate rather than now. Bounds and captures are still checked now.
+   */
+  patternsKnownGood?: boolean;
+}
+
 /** Compiles one validated rule; throws RuleCompileError naming the field at fault. */
-export function compileRule(spec: RuleSpec, file: string): CompiledRule {
+export function compileRule(spec: RuleSpec, file: string, o: CompileOptions = {}): CompiledRule {
   const allowed = allowTest(spec);
   let actions = spec.actions;
   let message = spec.message;
@@ -632,7 +648,7 @@ export function compileRule(spec: RuleSpec, file: string): CompiledRule {
       },
     };
   } else if (spec.match.regex !== undefined) {
-    matcher = regexFinder(spec, allowed);
+    matcher = regexFinder(spec, allowed, o.patternsKnownGood === true);
   } else {
     matcher = keywordFinder(spec, allowed);
   }

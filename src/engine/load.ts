@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import type { Document, LineCounter } from 'yaml';
 import { projectRoot } from '../paths';
 import { cachedParse, rememberParse } from './parse-cache';
-import { compileRule, RuleCompileError, type CompiledRule } from './compile';
+import { compileRule, RuleCompileError, type CompiledRule, type CompileOptions } from './compile';
 import { ruleSet, type CompiledRules } from './engine';
 import { applyGitleaksEffects, compileGitleaksFile, idLocation, type GitleaksEffects } from './gitleaks';
 import { ruleFileSchema, ruleSchema } from './schema';
@@ -45,6 +45,23 @@ export interface LoadedRules extends CompiledRules {
 let yamlLibrary: typeof import('yaml') | undefined;
 const yaml = () => (yamlLibrary ??= createRequire(import.meta.url)('yaml') as typeof import('yaml'));
 
+/**
+ * The RE2 package's version, part of the parse cache's names for rule files: a file cached under it
+ * had every pattern compile with this RE2 (compileYamlFile). Undefined when it cannot be read: then
+ * no cached file is trusted to compile.
+ */
+let re2VersionRead: string | null | undefined;
+function re2Version(): string | undefined {
+  if (re2VersionRead === undefined) {
+    try {
+      re2VersionRead = (createRequire(import.meta.url)('re2/package.json') as { version: string }).version;
+    } catch {
+      re2VersionRead = null;
+    }
+  }
+  return re2VersionRead ?? undefined;
+}
+
 /** The line of the deepest node YAML has along `path` (a missing field: its parent's line). */
 function lineOf(doc: Document, lines: LineCounter, path: (string | number)[]): number | undefined {
   for (let n = path.length; n >= 0; n--) {
@@ -73,9 +90,13 @@ export function compileRuleFile(file: string, text: string): Omit<FileRules, 'fi
 function compileYamlFile(file: string, text: string): Omit<FileRules, 'file'> {
   // A file parsed before is taken from the parse cache; its rules are validated and compiled all
   // the same. Should any be refused, the YAML is read again, for the lines the problems are on.
-  const cached = cachedParse('yaml', text);
+  // An entry is written only for a file whose every rule compiled, and its name holds the RE2
+  // version: a file found there has patterns this RE2 compiles, so each is built on first use.
+  const re2 = re2Version();
+  const cacheVersion = `re2 ${re2 ?? 'unknown'}`;
+  const cached = cachedParse('yaml', text, cacheVersion);
   if (cached !== undefined) {
-    const fromCache = compileYamlData(file, cached);
+    const fromCache = compileYamlData(file, cached, undefined, { patternsKnownGood: re2 !== undefined });
     if (fromCache.problems.length === 0) return fromCache;
   }
   const { LineCounter, parseDocument } = yaml();
@@ -89,12 +110,12 @@ function compileYamlFile(file: string, text: string): Omit<FileRules, 'file'> {
   }
   const data = doc.toJS() as unknown;
   const compiled = compileYamlData(file, data, { doc, lines });
-  if (compiled.problems.length === 0) rememberParse('yaml', text, data);
+  if (compiled.problems.length === 0) rememberParse('yaml', text, data, cacheVersion);
   return compiled;
 }
 
 /** Validates and compiles a YAML file's data; `source`, when there, gives each problem its line. */
-function compileYamlData(file: string, data: unknown, source?: { doc: Document; lines: LineCounter }): Omit<FileRules, 'file'> {
+function compileYamlData(file: string, data: unknown, source?: { doc: Document; lines: LineCounter }, compileOptions: CompileOptions = {}): Omit<FileRules, 'file'> {
   const lineAt = (path: (string | number)[]) => (source ? lineOf(source.doc, source.lines, path) : undefined);
   const shape = ruleFileSchema.safeParse(data);
   const problems: RuleProblem[] = [];
@@ -139,7 +160,7 @@ function compileYamlData(file: string, data: unknown, source?: { doc: Document; 
   };
   list.forEach((raw, index) => {
     if (isStatefulRaw(raw)) accept(raw, index, statefulSchema, compileStateful, StatefulCompileError, stateful);
-    else accept(raw, index, ruleSchema, compileRule, RuleCompileError, rules);
+    else accept(raw, index, ruleSchema, (spec, f) => compileRule(spec, f, compileOptions), RuleCompileError, rules);
   });
   return { rules, problems, ...(stateful.length ? { stateful } : {}) };
 }

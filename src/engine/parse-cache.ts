@@ -8,8 +8,10 @@
  * kept as JSON, named by the SHA-256 of the kind and the text, in `<SENTINEL_HOME>/cache/rules/`
  * (SENTINEL_RULE_CACHE to put it elsewhere, `off` for none). Only the parse is cached: every load
  * still validates and compiles every rule, and a file with any problem is read again from its
- * YAML, so that the problems name their lines. A cache that cannot be read or written (a read-only
- * image) is no error: the text is parsed as before.
+ * YAML, so that the problems name their lines. One thing more follows from an entry: a YAML file is
+ * kept only when all of its rules compiled, under a name that holds the RE2 version (load.ts), so
+ * the regexes of a file found here are built on first use rather than at load. A cache that cannot
+ * be read or written (a read-only image) is no error: the text is parsed as before.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';

@@ -3,13 +3,17 @@
  * content, and what comes from the cache is validated and compiled like a fresh parse, with
  * problems still on their lines.
  */
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { evaluate } from '../../src/engine/engine';
 import { formatProblem, loadRules } from '../../src/engine/load';
 import { compileSql } from '../../src/engine/sql';
+
+const require = createRequire(import.meta.url);
 
 const file = (keyword: string) => `rules:
   - id: word
@@ -100,5 +104,52 @@ describe('rule file parse cache', () => {
     // `sentinel tail --where` compiles an operator's condition, which may quote a secret: not kept.
     compileSql(`SELECT * FROM slack_events WHERE text LIKE '%AKIAIOSFODNN7EXAMPLE%'`, '--where');
     expect(entries()).toHaveLength(2);
+  });
+  it('builds the regexes of a file loaded before on first use, and they find what a fresh load finds', () => {
+    const regexFile = `rules:
+  - id: order-ref
+    description: an order reference
+    category: policy
+    severity: low
+    match:
+      regex: '\\b(?:ord|ORD)-([0-9]{4,12})\\b'
+      anchors: ["ord-"]
+    actions: [notify]
+  - id: ticket-ref
+    description: a ticket reference with its key
+    category: policy
+    severity: low
+    match:
+      regex: 'TCK[0-9]{3}-[A-Za-z]{2,40}'
+      anchors: ["tck"]
+    actions: [notify]
+`;
+    writeFileSync(join(dir, 'a.yaml'), regexFile);
+    const texts = ['ord-12345 shipped', 'see TCK123-abc and ORD-99999999 and ord-12', 'nothing here', 'TCK999-x, TCK000-ab'];
+    const run = () => {
+      const rules = loadRules(dir);
+      expect(rules.problems).toEqual([]);
+      return texts.map((text) => evaluate({ source: 'slack', team: 'T1', channel: 'C1', user: 'U1', ts: '1.1', eventType: 'message', text }, rules).map((f) => [f.ruleId, f.start, f.end]));
+    };
+    const fresh = run();
+    expect(entries()).toHaveLength(1);
+    const fromCache = run();
+    expect(fromCache).toEqual(fresh);
+    expect(fresh.flat()).toEqual([
+      ['order-ref', 4, 9],
+      ['order-ref', 23, 31],
+      ['ticket-ref', 4, 14],
+      ['ticket-ref', 10, 19],
+    ]);
+    process.env.SENTINEL_RULE_CACHE = 'off';
+    expect(run()).toEqual(fresh);
+  });
+
+  it('keys a file by the RE2 version too, so another RE2 compiles its patterns afresh', () => {
+    writeFileSync(join(dir, 'a.yaml'), file('lemon'));
+    loadRules(dir);
+    const re2 = JSON.parse(readFileSync(join(require.resolve('re2'), '..', 'package.json'), 'utf8')) as { version: string };
+    const name = createHash('sha256').update('rules-yaml-v1').update('\0').update(`re2 ${re2.version}`).update('\0').update(file('lemon')).digest('hex');
+    expect(entries()).toEqual([`${name}.json`]);
   });
 });
