@@ -8,6 +8,7 @@ import { chatSubject, CHAT_STREAM, DEADLETTER_STREAM, DETECTOR_CONSUMER } from '
 import type { IncidentState } from '../../contract';
 import { eventually, incidentResult, startHarness, type Harness } from '../support/harness';
 import { recordHistory } from '../support/histories';
+import { readAuditTrail } from '../../src/incidents/audit-trail';
 
 const TEAM = 'T0SENTNL1';
 const subject = chatSubject('slack', TEAM, 'message');
@@ -120,5 +121,32 @@ describe('skeleton: chat event to deleted message', () => {
     ]);
     expect(h.sim.okCalls('chat.delete').filter((c) => c.args.ts === message.ts)).toHaveLength(1);
     await recordHistory(incidentId, 'incident-cant-delete-then-retry');
+  });
+  it('records and reports an incident from a source other than Slack, and skips the removal and the notice, which speak Slack only', async () => {
+    // A chat source with no remediation of its own: a generic message event on its own subject.
+    const source = 'teams';
+    const event = { type: 'message', team: 'T0GENERIC', channel: 'C0GENERIC', user: 'U0GENERIC', ts: '1700000123.000400', text: 'confidential: the Q4 plan' };
+    const callsBefore = h.sim.calls.length;
+    const ack = await h.nc.jetstream().publish(chatSubject(source, 'T0GENERIC', 'message'), JSON.stringify(event));
+    const incidentId = `incident/${source}/T0GENERIC/C0GENERIC/${event.ts}/tutorial-confidential`;
+    const state = await incidentResult<IncidentState>(h.client, incidentId);
+    expect(state.status).toBe('resolved');
+    expect(state.steps.map((s) => [s.step, s.outcome])).toEqual([
+      ['delete', 'skipped'],
+      ['summary', 'done'],
+      ['report', 'done'],
+    ]);
+    expect(state.steps[0]!.detail).toBe(`no delete for source ${source}`);
+    await drained(ack.seq);
+    // Nothing was asked of Slack about the message itself: no delete, no history read, no DM to its author.
+    const about = h.sim.calls.slice(callsBefore).filter((c) => c.args.channel === 'C0GENERIC' || c.args.user === 'U0GENERIC' || c.args.users === 'U0GENERIC');
+    expect(about).toEqual([]);
+    const trail = await readAuditTrail(h.nc, incidentId);
+    expect(trail.filter((r) => r.kind === 'action').map((r) => [r.step, r.outcome])).toEqual([
+      ['delete', 'skipped'],
+      ['summary', 'done'],
+      ['report', 'done'],
+    ]);
+    expect(JSON.stringify(trail)).not.toContain('the Q4 plan');
   });
 });
