@@ -100,11 +100,14 @@ if (rules.problems.length) throw new Error('the default pack has problems; run s
 const enabled = new Set(rules.active.map((x) => x.spec.id));
 const detectors = Object.keys(secretValues).filter((d) => enabled.has(d));
 const chat = () => Array.from({ length: 1 + Math.floor(r() * 4) }, () => ordinaryChat(r)).join(' ');
-const cleanTexts = Array.from({ length: EVENTS }, chat);
+// The throughput half's corpora, made only when it runs (`--only latency` does not need them).
+const cleanTexts = RUN_THROUGHPUT ? Array.from({ length: EVENTS }, chat) : [];
 /** The same chat with 1% of the events replaced by a leak of an enabled detector. */
 const leakyTexts = new Map<number, string>();
-for (let i = 0; i < EVENTS; i++) if (r() < LEAK_RATE) leakyTexts.set(i, leak(pick(r, detectors), r));
-const allLeakTexts = Array.from({ length: ALL_LEAKS }, () => leak(pick(r, detectors), r));
+for (let i = 0; RUN_THROUGHPUT && i < EVENTS; i++) if (r() < LEAK_RATE) leakyTexts.set(i, leak(pick(r, detectors), r));
+const allLeakTexts = RUN_THROUGHPUT ? Array.from({ length: ALL_LEAKS }, () => leak(pick(r, detectors), r)) : [];
+/** The latency half's leaks come from their own generator: the same texts whether the throughput half ran or not. */
+const latencyRng = rng(8);
 
 /** An Events API envelope as Slack delivers it (as bench/match.ts): about 1.1 KB, the text twice. */
 function envelope(phase: number, i: number, text: string): { id: string; body: string } {
@@ -136,7 +139,7 @@ function envelope(phase: number, i: number, text: string): { id: string; body: s
   });
   return { id, body };
 }
-const avgBytes = Math.round(cleanTexts.slice(0, 1000).reduce((n, t, i) => n + Buffer.byteLength(envelope(0, i, t).body), 0) / Math.min(1000, EVENTS));
+const avgBytes = RUN_THROUGHPUT ? Math.round(cleanTexts.slice(0, 1000).reduce((n, t, i) => n + Buffer.byteLength(envelope(0, i, t).body), 0) / Math.min(1000, EVENTS)) : undefined;
 
 // --- processes -----------------------------------------------------------------------------------
 const children = new Set<ChildProcess>();
@@ -448,7 +451,7 @@ function deletingLeaks(count: number): string[] {
   const out: string[] = [];
   const fp = (v: string) => `fp-${v.length}`;
   for (let tries = 0; out.length < count && tries < count * 50; tries++) {
-    const text = leak(pick(r, detectors), r);
+    const text = leak(pick(latencyRng, detectors), latencyRng);
     const incidents = decide({ source: 'slack', team: TEAM, channel: 'C0GENERAL', user: 'U0ALICE01', ts: '1.000001', eventType: 'message', text, channelKinds: ['public'], raw: {} }, rules, { fingerprint: fp });
     const rule = incidents[0]?.rule;
     if (incidents.length === 1 && rule && rule.actions.includes('delete') && !rule.actions.includes('revoke_kms') && !rule.approvalRequired) out.push(text);
