@@ -7,23 +7,30 @@ import { activityMetrics } from './metrics';
 import { auditRecordId, auditSubject, type AuditRecord, type InternalActivities } from '../contract';
 
 export interface AuditWriter {
-  /** Appends once: a retried append with the same `dedupeKey` is dropped by the stream. */
-  append(record: AuditRecord, dedupeKey: string): Promise<void>;
+  /** Appends once: a retried append with the same `dedupeKey` is dropped by the stream. Answers whether it was new. */
+  append(record: AuditRecord, dedupeKey: string): Promise<boolean>;
 }
 
 export function jetStreamAudit(js: JetStreamClient): AuditWriter {
   return {
     async append(record, dedupeKey) {
-      await js.publish(auditSubject(record.incidentId), JSON.stringify(record), { msgID: dedupeKey });
+      return !(await js.publish(auditSubject(record.incidentId), JSON.stringify(record), { msgID: dedupeKey })).duplicate;
     },
   };
 }
 
 export function createAuditActivities(audit: AuditWriter) {
+  const append = async (record: AuditRecord) => {
+    // Counted once: a batch retried after some of its records went in appends only the rest.
+    const added = await audit.append(record, auditRecordId(record.incidentId, record.seq ?? record.at, record.chain));
+    if (added && record.kind === 'action') activityMetrics.steps.inc({ step: record.step, outcome: record.outcome });
+  };
   return {
     async appendAudit(record) {
-      await audit.append(record, auditRecordId(record.incidentId, record.seq ?? record.at, record.chain));
-      if (record.kind === 'action') activityMetrics.steps.inc({ step: record.step, outcome: record.outcome });
+      await append(record);
     },
-  } satisfies Pick<InternalActivities, 'appendAudit'>;
+    async appendAudits(records) {
+      for (const record of records) await append(record);
+    },
+  } satisfies Pick<InternalActivities, 'appendAudit' | 'appendAudits'>;
 }

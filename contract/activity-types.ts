@@ -63,6 +63,8 @@ export interface KmsActivities {
 export interface InternalActivities {
   /** Appends a workflow decision or outcome to the AUDIT stream; its seq makes a retried append a no-op. */
   appendAudit(record: AuditRecord): Promise<void>;
+  /** Appends several records, in order; each keeps its own seq, so a retried batch appends only what is missing. */
+  appendAudits(records: AuditRecord[]): Promise<void>;
   /** Signals the offense to the user's offender workflow, starting it if needed; answers its id. */
   reportOffense(r: { source: string; team: string; user: string; offense: Offense }): Promise<string>;
   /** The settings an incident in `channel` runs with (its customer-managed key included). */

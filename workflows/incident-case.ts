@@ -8,6 +8,15 @@ import { SentinelStatus, type AuditRecord, type IncidentInput, type IncidentStat
 
 export type AuditEntry = Omit<AuditRecord, 'incidentId' | 'seq' | 'at' | 'chain'>;
 
+/**
+ * How an incident's records reach the trail: one append per record as it is decided, or (patched
+ * `batched-audit`) appends of several at once, at the points IncidentCase names.
+ */
+export type AuditSink = { kind: 'each'; append: (r: AuditRecord) => Promise<void> } | { kind: 'batched'; append: (rs: AuditRecord[]) => Promise<void> };
+
+/** Statuses in which an incident rests, waiting for an operator: what it decided so far is on the trail first. */
+const RESTING: ReadonlySet<IncidentStatus> = new Set(['needs_attention', 'awaiting_approval', 'awaiting_review']);
+
 export class IncidentCase {
   readonly state: IncidentState;
   /** An operator's retry of the step in needs_attention, until the workflow takes it. */
@@ -17,11 +26,13 @@ export class IncidentCase {
   private seq = 0;
   /** Audit appends and notices under way: all finish before the incident closes. */
   private inFlight: Promise<void>[] = [];
+  /** Records decided and not yet handed to an append (batched sink only). */
+  private unwritten: AuditRecord[] = [];
 
   constructor(
     private readonly input: IncidentInput,
     plan: string[],
-    private readonly append: (r: AuditRecord) => Promise<void>,
+    private readonly sink: AuditSink,
   ) {
     this.state = {
       incidentId: input.incidentId,
@@ -38,9 +49,32 @@ export class IncidentCase {
     return this.state.status === 'resolved' || this.state.status === 'dismissed';
   }
 
-  /** Appends to the trail without waiting; drain() waits for every append. `at`: when it was decided, if earlier than now. */
+  /**
+   * Puts a record on the trail without waiting; drain() waits for every append. `at`: when it was
+   * decided, if earlier than now.
+   *
+   * Batched (patched `batched-audit`), a record is appended at once only when an operator decided it
+   * or the incident rests (waiting for an operator); the others go with the next of those, before a
+   * step that may take a while (the workflow says when), or when the incident closes, all in one
+   * append. Each append had been a local activity of its own, and
+   * each local activity's result one more activation of the workflow: in a burst of incidents the
+   * workflow thread was the bottleneck, and the appends were a third of its activations. On a
+   * replay, the records are decided again in the same order: none is lost to a crash.
+   */
   audit(r: AuditEntry, at = new Date().toISOString()): void {
-    this.track(this.append({ incidentId: this.input.incidentId, seq: ++this.seq, chain: workflowInfo().firstExecutionRunId, at, ...r }));
+    const record: AuditRecord = { incidentId: this.input.incidentId, seq: ++this.seq, chain: workflowInfo().firstExecutionRunId, at, ...r };
+    if (this.sink.kind === 'each') {
+      this.track(this.sink.append(record));
+      return;
+    }
+    this.unwritten.push(record);
+    if (r.kind === 'operator' || RESTING.has(this.state.status)) this.writeAudit();
+  }
+
+  /** Hands the records not yet written to one append (batched sink): before a step that may take a while, say. */
+  writeAudit(): void {
+    if (this.sink.kind !== 'batched' || this.unwritten.length === 0) return;
+    this.track(this.sink.append(this.unwritten.splice(0)));
   }
 
   /** Keeps a side effect that runs beside the steps; it must not reject (catch what can fail). */
@@ -48,10 +82,15 @@ export class IncidentCase {
     this.inFlight.push(p);
   }
 
-  /** Waits until every handler has returned and every append and notice has finished, including those they started. */
-  async drain(): Promise<void> {
+  /**
+   * Waits until every handler has returned and every append and notice has finished, including those
+   * they started. `write: false` leaves records not yet written for a later drain (batched sink):
+   * the close record goes with them.
+   */
+  async drain(o: { write?: boolean } = {}): Promise<void> {
     for (;;) {
       await condition(allHandlersFinished);
+      if (o.write !== false) this.writeAudit();
       const pending = this.inFlight.splice(0);
       if (pending.length === 0) return;
       await Promise.all(pending);
@@ -61,6 +100,7 @@ export class IncidentCase {
   setStatus(status: IncidentStatus): void {
     this.state.status = status;
     upsertSearchAttributes([{ key: SentinelStatus, value: status }]);
+    if (RESTING.has(status)) this.writeAudit();
   }
 
   record(step: string, outcome: StepRecord['outcome'], detail?: string): void {

@@ -70,10 +70,19 @@ export const Patches = {
    * settings, then the opening audit append).
    */
   removalFirst: 'removal-first',
+  /**
+   * An incident's audit records are appended several at a time (IncidentCase.audit): at once only
+   * when an operator decided one or the incident rests, else before a step other than a Slack one,
+   * or together when it closes. Two local activities for a deleted message (settings, then the
+   * trail) instead of six, and 40% fewer activations of the workflow thread in a burst.
+   */
+  batchedAudit: 'batched-audit',
 } as const;
 
 /** Steps whose permanent failure may wait until the end (patched `defer-failed-notices`). */
 const DEFERRABLE: ReadonlySet<Step> = new Set(['notify', 'summary']);
+/** Steps that are one Slack call or two: quick, unless Slack is failing (then the incident comes to rest, and the trail is written). */
+const SLACK_STEPS: ReadonlySet<Step> = new Set([...REMOVALS, 'notify', 'summary', 'report']);
 /** The steps a failed notice must not hold back. */
 const REMEDIATIONS: ReadonlySet<Step> = new Set(['revoke_kms', 'revoke_credential']);
 
@@ -121,7 +130,8 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   const actions = new Set(input.rule.actions);
   const plan = planFor(actions, input.credential !== undefined);
   const auditor = patched(Patches.localAudit) ? localAudit : internal;
-  const incident = new IncidentCase(input, plan, (r) => auditor.appendAudit(r));
+  const batched = patched(Patches.batchedAudit);
+  const incident = new IncidentCase(input, plan, batched ? { kind: 'batched', append: (rs) => localAudit.appendAudits(rs) } : { kind: 'each', append: (r) => auditor.appendAudit(r) });
   const { state } = incident;
   registerControls(incident);
 
@@ -194,6 +204,9 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       // (A removal already under way when the incident was dismissed is recorded: it happened.)
       if (state.dismissed && step !== 'review' && headStart?.step !== step) return;
       if (reason === undefined) {
+        // What the trail has not been told yet goes before a step that may take a while; the
+        // Slack steps are quick, and their records go with the next append.
+        if (batched && !SLACK_STEPS.has(step)) incident.writeAudit();
         try {
           const [outcome, detail] = await (takeHeadStart(step) ?? perform(step, context));
           incident.record(step, outcome, detail);
@@ -235,7 +248,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   if (state.dismissed) state.pending = [];
   // Everything an operator or a step started finishes before the incident says it is closed: an
   // escalation accepted now is still carried out and on the trail before the close record.
-  if (patched(Patches.drainBeforeClose)) await incident.drain();
+  if (patched(Patches.drainBeforeClose)) await incident.drain({ write: !batched });
   incident.setStatus(state.dismissed ? 'dismissed' : 'resolved');
   incident.audit({ kind: 'decision', step: 'close', outcome: state.status });
   await incident.drain();

@@ -71,6 +71,16 @@ describe('skeleton: chat event to deleted message', () => {
     const scheduled = decidedFirst.map((e) => e.activityTaskScheduledEventAttributes).filter((a) => a);
     expect(scheduled.map((a) => [a!.activityType?.name, a!.taskQueue?.name])).toEqual([['deleteMessage', `${h.config.temporal.taskQueue}-slack-delete`]]);
     expect(decidedFirst.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toEqual([]);
+    // Two local activities in all (patched `batched-audit`): the settings, and the whole trail in one append at the close.
+    expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(2);
+    const trail = await readAuditTrail(h.nc, incidentId);
+    expect(trail.map((r) => [r.seq, r.step, r.outcome])).toEqual([
+      [1, 'open', 'opened'],
+      [2, 'delete', 'done'],
+      [3, 'summary', 'done'],
+      [4, 'report', 'done'],
+      [5, 'close', 'resolved'],
+    ]);
     await recordHistory(incidentId, 'incident-deleted');
   });
 
@@ -104,6 +114,16 @@ describe('skeleton: chat event to deleted message', () => {
       return s?.status === 'needs_attention' && s;
     });
     expect(stuck.failed).toMatchObject({ step: 'delete', reason: expect.stringContaining('cant_delete_message') });
+    // Resting, the incident has put what it decided on the trail: an auditor sees why it waits.
+    // (The workflow's records are numbered; the Slack activity's record of its failed attempt is not.)
+    const resting = await eventually('the trail of the resting incident', async () => {
+      const t = (await readAuditTrail(h.nc, incidentId)).filter((r) => r.seq !== undefined);
+      return t.length >= 2 && t;
+    });
+    expect(resting.map((r) => [r.seq, r.step, r.outcome])).toEqual([
+      [1, 'open', 'opened'],
+      [2, 'delete', 'failed'],
+    ]);
     await new Promise((r) => setTimeout(r, 1500)); // time for any (wrong) retry to happen
     expect(h.sim.calls.filter((c) => c.method === 'chat.delete' && c.args.ts === message.ts)).toHaveLength(1);
     const described = await handle.describe();
