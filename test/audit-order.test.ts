@@ -23,4 +23,9 @@ describe('inTrailOrder', () => {
     const out = inTrailOrder([rec(1, '30', 'run-b'), rec(2, '10', 'run-a'), rec(1, '05', 'run-a'), rec(2, '31', 'run-b')]);
     expect(out.map((r) => `${r.chain}#${r.seq}`)).toEqual(['run-a#1', 'run-a#2', 'run-b#1', 'run-b#2']);
   });
+
+  it('lists a record appended twice once, and keeps the same seq of another chain', () => {
+    const out = inTrailOrder([rec(1, '00', 'run-a'), rec(2, '01', 'run-a'), rec(1, '00', 'run-a'), rec(1, '40', 'run-b'), rec(2, '01', 'run-a')]);
+    expect(out.map((r) => `${r.chain}#${r.seq}`)).toEqual(['run-a#1', 'run-a#2', 'run-b#1']);
+  });
 });

@@ -6,7 +6,8 @@ import { AUDIT_STREAM } from '../nats/streams';
 /**
  * Workflow records in their `seq` order (the stream's order can differ: appends are concurrent
  * activities), with attempt records, which carry no seq, placed by time among them. A workflow id
- * reused by a later chain of runs (an offender restarted) lists its chains oldest first.
+ * reused by a later chain of runs (an offender restarted) lists its chains oldest first. A numbered
+ * record found twice is listed once.
  */
 export function inTrailOrder(records: AuditRecord[]): AuditRecord[] {
   const chainStart = new Map<string, string>();
@@ -15,8 +16,17 @@ export function inTrailOrder(records: AuditRecord[]): AuditRecord[] {
     const c = r.chain ?? '';
     if (!chainStart.has(c) || r.at < chainStart.get(c)!) chainStart.set(c, r.at);
   }
+  // A record appended twice (a retried append past the stream's 10-minute duplicate window: an
+  // outage that long in the middle of a batch) is listed once: its chain and seq name it.
+  const seen = new Set<string>();
   const numbered = records
-    .filter((r) => r.seq !== undefined)
+    .filter((r) => {
+      if (r.seq === undefined) return false;
+      const key = `${r.chain ?? ''}#${r.seq}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    })
     .sort((a, b) => chainStart.get(a.chain ?? '')!.localeCompare(chainStart.get(b.chain ?? '')!) || a.seq! - b.seq!);
   const attempts = records.filter((r) => r.seq === undefined).sort((a, b) => a.at.localeCompare(b.at));
   const out: AuditRecord[] = [];
