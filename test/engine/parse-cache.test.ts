@@ -105,6 +105,7 @@ describe('rule file parse cache', () => {
     compileSql(`SELECT * FROM slack_events WHERE text LIKE '%AKIAIOSFODNN7EXAMPLE%'`, '--where');
     expect(entries()).toHaveLength(2);
   });
+
   it('builds the regexes of a file loaded before on first use, and they find what a fresh load finds', () => {
     const regexFile = `rules:
   - id: order-ref
