@@ -84,8 +84,8 @@ export class IncidentCase {
 
   /**
    * Waits until every handler has returned and every append and notice has finished, including those
-   * they started. `write: false` leaves records not yet written for a later drain (batched sink):
-   * the close record goes with them.
+   * they started. `write: false` leaves records not yet written for a later drain (batched sink;
+   * one append per record has nothing unwritten): the close record goes with them.
    */
   async drain(o: { write?: boolean } = {}): Promise<void> {
     for (;;) {

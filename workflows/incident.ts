@@ -130,8 +130,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   const actions = new Set(input.rule.actions);
   const plan = planFor(actions, input.credential !== undefined);
   const auditor = patched(Patches.localAudit) ? localAudit : internal;
-  const batched = patched(Patches.batchedAudit);
-  const incident = new IncidentCase(input, plan, batched ? { kind: 'batched', append: (rs) => localAudit.appendAudits(rs) } : { kind: 'each', append: (r) => auditor.appendAudit(r) });
+  const incident = new IncidentCase(input, plan, patched(Patches.batchedAudit) ? { kind: 'batched', append: (rs) => localAudit.appendAudits(rs) } : { kind: 'each', append: (r) => auditor.appendAudit(r) });
   const { state } = incident;
   registerControls(incident);
 
@@ -205,8 +204,8 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       if (state.dismissed && step !== 'review' && headStart?.step !== step) return;
       if (reason === undefined) {
         // What the trail has not been told yet goes before a step that may take a while; the
-        // Slack steps are quick, and their records go with the next append.
-        if (batched && !SLACK_STEPS.has(step)) incident.writeAudit();
+        // Slack steps are quick, and their records go with the next append (batched sink only).
+        if (!SLACK_STEPS.has(step)) incident.writeAudit();
         try {
           const [outcome, detail] = await (takeHeadStart(step) ?? perform(step, context));
           incident.record(step, outcome, detail);
@@ -248,7 +247,8 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   if (state.dismissed) state.pending = [];
   // Everything an operator or a step started finishes before the incident says it is closed: an
   // escalation accepted now is still carried out and on the trail before the close record.
-  if (patched(Patches.drainBeforeClose)) await incident.drain({ write: !batched });
+  // (Batched, what is not yet written waits for the close record, to go in one append with it.)
+  if (patched(Patches.drainBeforeClose)) await incident.drain({ write: false });
   incident.setStatus(state.dismissed ? 'dismissed' : 'resolved');
   incident.audit({ kind: 'decision', step: 'close', outcome: state.status });
   await incident.drain();

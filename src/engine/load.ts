@@ -50,17 +50,13 @@ const yaml = () => (yamlLibrary ??= createRequire(import.meta.url)('yaml') as ty
  * had every pattern compile with this RE2 (compileYamlFile). Undefined when it cannot be read: then
  * no cached file is trusted to compile.
  */
-let re2VersionRead: string | null | undefined;
-function re2Version(): string | undefined {
-  if (re2VersionRead === undefined) {
-    try {
-      re2VersionRead = (createRequire(import.meta.url)('re2/package.json') as { version: string }).version;
-    } catch {
-      re2VersionRead = null;
-    }
+const re2Version: string | undefined = (() => {
+  try {
+    return (createRequire(import.meta.url)('re2/package.json') as { version: string }).version;
+  } catch {
+    return undefined;
   }
-  return re2VersionRead ?? undefined;
-}
+})();
 
 /** The line of the deepest node YAML has along `path` (a missing field: its parent's line). */
 function lineOf(doc: Document, lines: LineCounter, path: (string | number)[]): number | undefined {
@@ -92,11 +88,10 @@ function compileYamlFile(file: string, text: string): Omit<FileRules, 'file'> {
   // the same. Should any be refused, the YAML is read again, for the lines the problems are on.
   // An entry is written only for a file whose every rule compiled, and its name holds the RE2
   // version: a file found there has patterns this RE2 compiles, so each is built on first use.
-  const re2 = re2Version();
-  const cacheVersion = `re2 ${re2 ?? 'unknown'}`;
+  const cacheVersion = `re2 ${re2Version ?? 'unknown'}`;
   const cached = cachedParse('yaml', text, cacheVersion);
   if (cached !== undefined) {
-    const fromCache = compileYamlData(file, cached, undefined, { patternsKnownGood: re2 !== undefined });
+    const fromCache = compileYamlData(file, cached, undefined, { patternsKnownGood: re2Version !== undefined });
     if (fromCache.problems.length === 0) return fromCache;
   }
   const { LineCounter, parseDocument } = yaml();
