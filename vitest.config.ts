@@ -4,7 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // The fleet suites start clusters, whole fleets and a browser of their own: npm run test:fleet (vitest.fleet.config.ts).
-    exclude: ['**/node_modules/**', 'test/e2e/fleet*.test.ts', 'test/browser*.test.ts'],
+    // The benchmarks, short, start stacks of their own: npm run test:bench (vitest.bench.config.ts).
+    exclude: ['**/node_modules/**', 'test/e2e/fleet*.test.ts', 'test/browser*.test.ts', 'test/bench/**'],
     // One private dev stack (Temporal, NATS, moto) for the whole run, on free ports.
     globalSetup: ['test/support/global-setup.ts'],
     // End-to-end suites share the stack's CHAT stream: run files one at a time (2 cores anyway).
