@@ -22,7 +22,7 @@
  *
  *   npm run bench:pipeline [-- --quick] [--detectors 2] [--events N] [--rounds R] [--only throughput|latency] [--keep]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,7 @@ import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { connect, type JetStreamManager, type NatsConnection } from 'nats';
+import { currentWorkflowBundle } from '../bin/dist-state.js';
 import type { IncidentState } from '../contract';
 import { loadConfig } from '../src/config';
 import { newKeyMaterial } from '../src/crypto/keys';
@@ -219,6 +220,12 @@ function cpuSeconds(pid: number | undefined): number {
 }
 /** USER_HZ: /proc/<pid>/stat counts CPU time in these. */
 const CLOCK_TICKS = 100;
+
+/** Waits for the child's start-up line `text`, then says how much CPU it took to get there, seconds (all its threads). */
+async function startUpCpu(c: Child, text: string): Promise<number> {
+  await waitForLog(c, text);
+  return cpuSeconds(c.child.pid);
+}
 
 /** CPU use of the named processes (and this one) from now until the returned function is called, % of one core. */
 function cpuMeter(pids: Record<string, number | undefined>): () => Record<string, number> {
@@ -607,6 +614,13 @@ async function burst(client: Client, texts: string[]): Promise<LatencyResult> {
 
 // --- the run -------------------------------------------------------------------------------------
 async function main(): Promise<void> {
+  // The workers load the workflow code `npm run build` bundled ahead, as production does; a worker
+  // would bundle it itself (webpack, seconds of CPU) while that bundle is missing or out of date.
+  if (RUN_LATENCY && !currentWorkflowBundle(projectRoot)) {
+    say('building dist/ first: its workflow bundle is missing or out of date');
+    const b = spawnSync(process.execPath, [join(projectRoot, 'scripts', 'build.js')], { stdio: 'inherit' });
+    if (b.status !== 0) throw new Error(`npm run build failed (exit ${b.status}); the workers need its workflow bundle`);
+  }
   // The detector and the workers as production runs them: esbuild bundles of their entry points, as
   // `npm run build` makes dist/<component>/main.js (here privately, in .sentinel/bench/, two folders
   // below the checkout like dist/'s files, so that their paths resolve the same).
@@ -680,13 +694,16 @@ async function main(): Promise<void> {
   // Latency, with the workers running.
   const latency: LatencyResult[] = [];
   let workerMemory: ReturnType<typeof memory> | undefined;
+  let workerStartCpuSeconds: { remediation: number; kms: number } | undefined;
   if (RUN_LATENCY) {
     loads.push(load('latency'));
     say(`latency: starting the workers and a detector (load average ${loads.at(-1)!.loadavg.join(' ')})…`);
     const worker = startChild('worker', [bundles.worker], baseEnv);
     const kms = startChild('worker-kms', [bundles.kmsWorker], baseEnv);
     const detector = startChild('detector-latency', [bundles.detector], baseEnv);
-    await Promise.all([waitForLog(worker, '"msg":"worker running"'), waitForLog(kms, '"msg":"KMS worker running"'), waitForLog(detector, '"msg":"detector consuming"')]);
+    const [remediation, kmsStart] = await Promise.all([startUpCpu(worker, '"msg":"worker running"'), startUpCpu(kms, '"msg":"KMS worker running"'), waitForLog(detector, '"msg":"detector consuming"')]);
+    workerStartCpuSeconds = { remediation, kms: kmsStart };
+    say(`  worker start-up: ${remediation.toFixed(2)} s of CPU (remediation worker, with the prebuilt workflow bundle), ${kmsStart.toFixed(2)} s (KMS and credential worker), to their "running" lines`);
     await sleep(1000);
     const pids = { ...servers(), worker: worker.child.pid, 'kms-worker': kms.child.pid, detector: detector.child.pid };
     let meter = cpuMeter(pids);
@@ -833,6 +850,7 @@ async function main(): Promise<void> {
       incidentStartsPerSecondLeaksOnly: allLeaks.startsPerSecond,
     },
     workerMemory,
+    workerStartCpuSeconds,
     latency: latency.map((l) => ({ ...l, p50: round1(l.p50), p99: round1(l.p99) })),
     checks: Object.fromEntries(checks.map(([k, v]) => [k, v])),
   };

@@ -89,6 +89,7 @@ describe('benchmarks, short', () => {
       summary: Record<string, number>;
       throughput: { name: string; events: number; eventsPerSecond: number; cpuMicrosPerEvent: number; peakRssMB?: number[]; started?: number; deadlettered?: number }[];
       latency: { name: string; samples: number; incidents: number; p50: number; p99: number; max: number; slackCallsByMethod?: Record<string, number>; slackCallsPerIncident?: number; incidentsCompletedPerSecond?: number; allNotifiedAndSummarised?: boolean; failedSteps?: number }[];
+      workerStartCpuSeconds: { remediation: number; kms: number };
       checks: Record<string, boolean>;
     };
     const { settings, summary } = result;
@@ -135,6 +136,10 @@ describe('benchmarks, short', () => {
       expect(l.failedSteps, l.name).toBe(0);
       expect(positive(l.slackCallsPerIncident) && positive(l.incidentsCompletedPerSecond), l.name).toBe(true);
     }
+
+    // What the workers took to start, with the workflow code bundled ahead.
+    expect(positive(result.workerStartCpuSeconds.remediation) && positive(result.workerStartCpuSeconds.kms), JSON.stringify(result.workerStartCpuSeconds)).toBe(true);
+    expect(r.stdout).toMatch(/worker start-up: [0-9.]+ s of CPU/);
 
     // Each goal of the issue is checked and reported, met or not.
     const goals = Object.keys(result.checks).join('\n');
