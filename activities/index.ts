@@ -5,7 +5,6 @@
  */
 import type { InternalActivities } from '../contract';
 import { createAuditActivities, type AuditWriter } from './audit';
-import { createKmsActivities } from './kms';
 import type { NoticeLedger } from './notice-ledger';
 import { createOffenderActivities, type OffenderDeps } from './offender';
 import { createSettingsActivities, type SettingsDeps } from './settings';
@@ -30,5 +29,3 @@ export function createActivities(deps: ActivityDeps): InternalActivities {
 export function createSlackQueueActivities(slack: SlackClients, ledger: NoticeLedger, audit: AuditWriter, options: SlackActivityOptions = {}) {
   return createSlackActivities(slack, ledger, audit, options);
 }
-
-export { createKmsActivities };

@@ -17,7 +17,8 @@ import { ensureChatStreams, ensureFactsStream } from './nats/streams';
 import { fingerprinterFrom } from './crypto/fingerprint';
 import { connectClient, connectWorker } from './temporal/client';
 import { codecFrom } from './temporal/data-converter';
-import { createCredentialWorker, createKmsWorker, createRemediationWorkers } from './worker/worker';
+import { createCredentialWorker, createKmsWorker } from './worker/kms-workers';
+import { createRemediationWorkers } from './worker/worker';
 
 export interface PipelineOptions {
   config: Config;

@@ -11,7 +11,7 @@ import { startOps } from '../ops/health';
 import { runTogether } from './run-together';
 import { installSdkTelemetry } from './telemetry';
 import { buildIdOf } from './versioning';
-import { createCredentialWorker, createKmsWorker } from './worker';
+import { createCredentialWorker, createKmsWorker } from './kms-workers';
 
 await runMain('kms-worker', async () => {
   const config = loadConfig();

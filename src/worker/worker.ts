@@ -1,19 +1,16 @@
 /**
  * Workers. The remediation worker runs the workflows and Sentinel's own activities, plus a second
  * worker on the Slack task queue, rate limited across the fleet so that a burst of incidents does
- * not become a storm of 429s. The KMS worker runs alone on the KMS task queue with KMS credentials.
+ * not become a storm of 429s. The KMS and credential workers (kms-workers.ts) run apart, with the
+ * only AWS credentials: this module does not load the AWS SDK, so neither does a remediation worker.
  */
 import { fileURLToPath } from 'node:url';
-import { IAMClient } from '@aws-sdk/client-iam';
-import { KMSClient } from '@aws-sdk/client-kms';
-import { STSClient } from '@aws-sdk/client-sts';
 import type { WebClient } from '@slack/web-api';
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { NatsConnection } from 'nats';
-import { createActivities, createKmsActivities, createSlackQueueActivities } from '../../activities';
+import { createActivities, createSlackQueueActivities } from '../../activities';
 import { jetStreamAudit } from '../../activities/audit';
-import { createCredentialActivities } from '../../activities/credentials';
 import { jetStreamNoticeLedger } from '../../activities/notice-ledger';
 import { createQuarantineActivities } from '../../activities/quarantine';
 import { ensureQuarantineStream, quarantineVault } from '../../activities/quarantine-vault';
@@ -62,7 +59,7 @@ export interface RemediationWorkerOptions {
  * time, and the deployment version (`routed`: whether it takes part in version routing, see
  * deploymentOptions).
  */
-function sharedOptions(connection: NativeConnection, config: Config, dataConverter: WorkerOptions['dataConverter'], routed: boolean) {
+export function sharedOptions(connection: NativeConnection, config: Config, dataConverter: WorkerOptions['dataConverter'], routed: boolean) {
   return {
     connection,
     dataConverter,
@@ -129,46 +126,4 @@ export async function createRemediationWorkers(o: RemediationWorkerOptions): Pro
     maxTaskQueueActivitiesPerSecond: budgetOf(config.slack.budgets, 'chat.delete'),
   });
   return [main, slack, deletions];
-}
-
-/** The KMS worker: the only process that needs KMS credentials. */
-export async function createKmsWorker(connection: NativeConnection, config: Config, codec: EncryptionCodec): Promise<Worker> {
-  const clients = new Map<string, KMSClient>();
-  // Temporal retries: the SDK's own retries off, as for Slack.
-  const clientFor = (region: string) => {
-    let c = clients.get(region);
-    if (!c) clients.set(region, (c = new KMSClient({ region, ...(config.kms.endpoint ? { endpoint: config.kms.endpoint } : {}), maxAttempts: 1 })));
-    return c;
-  };
-  return Worker.create({
-    // Activities only, on queues of their own: they serve every build's incidents, unversioned.
-    ...sharedOptions(connection, config, dataConverterFor(codec), false),
-    taskQueue: config.kms.taskQueue,
-    activities: createKmsActivities(clientFor),
-  });
-}
-
-/**
- * The credential worker: verifies leaked credentials with their providers and revokes them. The
- * only process besides the KMS worker with outbound credentials (IAM rights in Sentinel's account);
- * it runs next to the KMS worker (npm run worker:kms).
- */
-export async function createCredentialWorker(connection: NativeConnection, config: Config, codec: EncryptionCodec): Promise<Worker> {
-  const region = config.kms.region;
-  const c = config.credentials;
-  // Temporal retries: the SDK's own retries off, as for KMS and Slack.
-  const aws = (endpoint: string | undefined) => ({ region, maxAttempts: 1, ...(endpoint ? { endpoint } : {}) });
-  return Worker.create({
-    // Activities only, on queues of their own: they serve every build's incidents, unversioned.
-    ...sharedOptions(connection, config, dataConverterFor(codec), false),
-    taskQueue: c.taskQueue,
-    activities: createCredentialActivities({
-      iam: new IAMClient(aws(c.iamEndpoint)),
-      sts: new STSClient(aws(c.stsEndpoint)),
-      // The leaked pair signs only its own GetCallerIdentity: never Sentinel's credentials.
-      stsAs: (accessKeyId, secretAccessKey) => new STSClient({ ...aws(c.stsEndpoint), credentials: { accessKeyId, secretAccessKey } }),
-      slackApiUrl: config.slack.apiUrl,
-      githubApiUrl: c.githubApiUrl,
-    }),
-  });
 }
