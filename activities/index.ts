@@ -1,7 +1,8 @@
 /**
- * Every activity, built from the clients the worker hands in. Three groups, three task queues:
- * the remediation queue (audit, offender reports, settings), the rate-limited Slack queue, and
- * the KMS queue whose workers alone hold KMS credentials. Their interfaces live in contract/.
+ * The remediation worker's activities, built from the clients it hands in: the remediation queue's
+ * (audit, offender reports, settings) and the rate-limited Slack queue's. The KMS and credential
+ * queues' activities (kms.ts, credentials.ts) are imported by their own workers alone, which hold
+ * the AWS credentials (src/worker/kms-workers.ts). Their interfaces live in contract/.
  */
 import type { InternalActivities } from '../contract';
 import { createAuditActivities, type AuditWriter } from './audit';
