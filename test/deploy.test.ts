@@ -15,7 +15,7 @@ import { loadConfig } from '../src/config';
 import { CHAT_STREAM, DETECTOR_CONSUMER } from '../src/nats/streams';
 import { projectRoot } from '../src/paths';
 import { slackDeleteTaskQueue, slackTaskQueue } from '../contract';
-import { SHUTDOWN_GRACE } from '../src/worker/worker';
+import { SHUTDOWN_GRACE } from '../src/worker/shared-options';
 // @ts-expect-error plain JavaScript, no declarations
 import { ensurePromtool } from '../scripts/test-tools.js';
 // @ts-expect-error plain JavaScript, no declarations

@@ -11,7 +11,7 @@ import { createKmsActivities } from '../../activities/kms';
 import type { Config } from '../config';
 import type { EncryptionCodec } from '../crypto/codec';
 import { dataConverterFor } from '../temporal/data-converter';
-import { sharedOptions } from './worker';
+import { sharedOptions } from './shared-options';
 
 /** The KMS worker: the only process that needs KMS credentials. */
 export async function createKmsWorker(connection: NativeConnection, config: Config, codec: EncryptionCodec): Promise<Worker> {

@@ -2,7 +2,8 @@
  * Workers. The remediation worker runs the workflows and Sentinel's own activities, plus a second
  * worker on the Slack task queue, rate limited across the fleet so that a burst of incidents does
  * not become a storm of 429s. The KMS and credential workers (kms-workers.ts) run apart, with the
- * only AWS credentials: this module does not load the AWS SDK, so neither does a remediation worker.
+ * only AWS credentials: this module does not load the AWS SDK, so neither does a remediation worker,
+ * and those workers do not load this module's (NATS, Slack, the workflow bundle).
  */
 import { fileURLToPath } from 'node:url';
 import type { WebClient } from '@slack/web-api';
@@ -20,17 +21,11 @@ import { required, type Config } from '../config';
 import type { EncryptionCodec } from '../crypto/codec';
 import { dataConverterFor } from '../temporal/data-converter';
 import { workflowBundleOption } from './bundle';
-import { deploymentOptions } from './versioning';
+import { sharedOptions } from './shared-options';
 import { ensureAuditStream } from '../nats/streams';
 
 /** The workflow code the worker bundles (tests bundle it once per suite with bundleWorkflowCode). */
 export const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
-
-/**
- * On SIGTERM a worker stops polling and gives the activities it is running this long to finish
- * before cancelling them (they are retried elsewhere). Orchestrators' grace periods must be longer.
- */
-export const SHUTDOWN_GRACE = '20s';
 
 /** Slack clients for activities, from configuration; fails fast without the admin token. */
 export function slackClientsFrom(cfg: Config['slack']): { admin: WebClient; bot?: WebClient } {
@@ -52,21 +47,6 @@ export interface RemediationWorkerOptions {
   codec: EncryptionCodec;
   /** A prebuilt bundle; without it the worker bundles workflowsPath itself. */
   workflowBundle?: WorkerOptions['workflowBundle'];
-}
-
-/**
- * What every Sentinel worker is created with: the connection, the namespace, the codec, the drain
- * time, and the deployment version (`routed`: whether it takes part in version routing, see
- * deploymentOptions).
- */
-export function sharedOptions(connection: NativeConnection, config: Config, dataConverter: WorkerOptions['dataConverter'], routed: boolean) {
-  return {
-    connection,
-    dataConverter,
-    namespace: config.temporal.namespace,
-    shutdownGraceTime: SHUTDOWN_GRACE,
-    ...deploymentOptions(config, routed),
-  };
 }
 
 /**
