@@ -16,7 +16,7 @@ import type { Config } from '../config';
 import { AUDIT_STREAM, CHAT_STREAM, DEADLETTER_STREAM, DETECTOR_CONSUMER, FACTS_STREAM } from '../nats/streams';
 import { slackDeleteTaskQueue, slackTaskQueue } from '../../contract/activity-types';
 
-const { TaskQueueType, WorkerDeploymentVersionStatus, VersionDrainageStatus, WorkerVersioningMode } = proto.temporal.api.enums.v1;
+const { TaskQueueType, WorkerDeploymentVersionStatus, VersionDrainageStatus, WorkerVersioningMode, RoutingConfigUpdateState } = proto.temporal.api.enums.v1;
 
 export interface VersionReport {
   buildId: string;
@@ -29,6 +29,12 @@ export interface DeploymentReport {
   name: string;
   current: string | undefined;
   ramping: { buildId: string; percentage: number } | undefined;
+  /**
+   * Whether the routing (current and ramping version) has reached every task queue of the deployment:
+   * while `propagating`, a task queue may still start new workflows on the version current before.
+   * Absent when the server does not report it.
+   */
+  routing?: 'propagating' | 'propagated';
   versions: VersionReport[];
 }
 
@@ -155,10 +161,16 @@ async function deployments(connection: Connection, config: Config): Promise<Depl
       const info = r.workerDeploymentInfo;
       const routing = info?.routingConfig;
       const ramping = routing?.rampingDeploymentVersion?.buildId;
+      const update = info?.routingConfigUpdateState;
       out.push({
         name,
         current: routing?.currentDeploymentVersion?.buildId || undefined,
         ramping: ramping ? { buildId: ramping, percentage: routing?.rampingVersionPercentage ?? 0 } : undefined,
+        ...(update === RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_IN_PROGRESS
+          ? { routing: 'propagating' as const }
+          : update === RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_COMPLETED
+            ? { routing: 'propagated' as const }
+            : {}),
         versions: (info?.versionSummaries ?? []).map((v) => {
           const drainage = drainageName(v.drainageStatus ?? v.drainageInfo?.status);
           return { buildId: v.deploymentVersion?.buildId ?? v.version ?? '?', status: versionStatusName(v.status), ...(drainage ? { drainage } : {}) };
@@ -357,7 +369,8 @@ export function formatFleetReport(r: FleetReport): string {
   lines.push(`Temporal ${r.temporal.address}, namespace ${r.temporal.namespace}`);
   if (r.temporal.deployments.length === 0) lines.push('  no worker deployments (workers register one when they start)');
   for (const d of r.temporal.deployments) {
-    lines.push(`\nDeployment ${d.name}: current ${d.current ?? '(none: unversioned workers)'}${d.ramping ? `, ramping ${d.ramping.buildId} at ${d.ramping.percentage}%` : ''}`);
+    const propagating = d.routing === 'propagating' ? ' (routing still reaching its task queues: some new incidents may start on the previous version)' : '';
+    lines.push(`\nDeployment ${d.name}: current ${d.current ?? '(none: unversioned workers)'}${d.ramping ? `, ramping ${d.ramping.buildId} at ${d.ramping.percentage}%` : ''}${propagating}`);
     if (d.versions.length) table(['BUILD ID', 'STATUS', 'DRAINAGE'], d.versions.map((v) => [v.buildId, v.status, v.drainage ?? '']));
   }
   lines.push('\nTask queues');

@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Connection } from '@temporalio/client';
+import proto from '@temporalio/proto';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { workflowInputsDigest } from '../../bin/dist-state.js';
 import type { Config } from '../config';
@@ -91,6 +92,47 @@ export async function promote(
       if (Date.now() >= deadline) throw new VersioningError(`could not make build ${o.buildId} current in deployment ${o.deploymentName}: ${(err as Error).message}`, { cause: err });
       await new Promise((r) => setTimeout(r, 500));
     }
+  }
+}
+
+const { RoutingConfigUpdateState } = proto.temporal.api.enums.v1;
+
+/** How long `sentinel fleet promote` waits, by default, for the new routing to reach every task queue. */
+export const ROUTING_WAIT_MS = 30_000;
+
+/** Where a promotion's routing stands: on every task queue, still on its way after the wait, or not reported by the server. */
+export type RoutingState = 'propagated' | 'pending' | 'unreported';
+
+/**
+ * Waits until the deployment's routing (its current version) has reached every task queue of the
+ * deployment and their partitions. Until then a task queue may still hand new workflows to the
+ * version that was current before. `pending` when it has not within `timeoutMs`; `unreported` when
+ * the server does not say (servers before the field). `onWait` hears, about once a second, how long
+ * it has waited so far.
+ * API: WorkerDeploymentInfo.routing_config_update_state
+ * (https://github.com/temporalio/api/blob/master/temporal/api/deployment/v1/message.proto).
+ */
+export async function awaitRouting(
+  service: WorkflowService,
+  o: { namespace: string; deploymentName: string; buildId: string; timeoutMs?: number; onWait?: (waitedMs: number) => void },
+): Promise<RoutingState> {
+  const started = Date.now();
+  const deadline = started + (o.timeoutMs ?? ROUTING_WAIT_MS);
+  let told = started;
+  for (;;) {
+    const info = (await service.describeWorkerDeployment({ namespace: o.namespace, deploymentName: o.deploymentName })).workerDeploymentInfo;
+    const state = info?.routingConfigUpdateState ?? RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_UNSPECIFIED;
+    if (state === RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_UNSPECIFIED) return 'unreported';
+    const current = info?.routingConfig?.currentDeploymentVersion?.buildId;
+    if (current !== o.buildId) throw new VersioningError(`deployment ${o.deploymentName}: current version is now ${current || '(none)'}, not ${o.buildId} (promoted again meanwhile?)`);
+    if (state === RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_COMPLETED) return 'propagated';
+    const now = Date.now();
+    if (now >= deadline) return 'pending';
+    if (now - told >= 1000) {
+      told = now;
+      o.onWait?.(now - started);
+    }
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

@@ -77,7 +77,13 @@ describe('worker versioning', () => {
       const r = await cli('promote', 'v2');
       return 'code' in r && r.code ? false : r.stdout;
     }, 60_000);
-    expect(promoted).toContain(`deployment ${deployment}: current version v1 -> v2`);
+    expect(promoted).toContain(`deployment ${deployment}: current version v1 -> v2.`);
+    // It returns once the new routing has reached every task queue: no new incident goes to v1 after.
+    expect(promoted).toMatch(/The routing reached every task queue in \d+\.\d s\. New incidents start on v2;/);
+    const again = await cli('promote', 'v2');
+    expect('code' in again ? again.code : 0).toBe(0);
+    expect(again.stdout).toContain(`v2 is already the current version of deployment ${deployment}.`);
+    expect(again.stdout).toMatch(/The routing reached every task queue in \d+\.\d s\./);
 
     await h.client.workflow.getHandle(oldId).executeUpdate('approveRevocation', { args: [{ by: 'U0ADMIN01', reason: 'confirmed' }] });
     const state = await h.client.workflow.getHandle(oldId).result() as IncidentState;
@@ -95,9 +101,18 @@ describe('worker versioning', () => {
     const report = JSON.parse(status.stdout) as FleetReport;
     const d = report.temporal.deployments.find((x) => x.name === deployment);
     expect(d?.current).toBe('v2');
+    expect(d?.routing).toBe('propagated');
     expect(d?.versions.map((v) => v.buildId).sort()).toEqual(['v1', 'v2']);
     const main = report.temporal.taskQueues.find((q) => q.name === h.config.temporal.taskQueue && q.type === 'workflow');
     expect(new Set(main?.pollers.map((p) => p.buildId))).toEqual(new Set(['v1', 'v2']));
     expect(main?.pollers.every((p) => p.versioned && p.deployment === deployment)).toBe(true);
   }, 120_000);
+
+  it('refuses a --wait that is not a number of seconds, before touching the deployment', async () => {
+    for (const wait of ['soon', '-1', '']) {
+      const r = await cli('promote', 'v2', `--wait=${wait}`);
+      expect('code' in r ? r.code : 0).toBe(2);
+      expect(r.stderr).toContain(`fleet promote: --wait takes a number of seconds (0 or more), not ${JSON.stringify(wait)}`);
+    }
+  });
 });
