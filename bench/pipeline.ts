@@ -22,7 +22,7 @@
  *
  *   npm run bench:pipeline [-- --quick] [--detectors 2] [--events N] [--rounds R] [--only throughput|latency] [--keep]
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +32,7 @@ import type { Client } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { connect, type JetStreamManager, type NatsConnection } from 'nats';
 import { currentWorkflowBundle } from '../bin/dist-state.js';
+import { buildFirst } from './build-first';
 import type { IncidentState } from '../contract';
 import { loadConfig } from '../src/config';
 import { newKeyMaterial } from '../src/crypto/keys';
@@ -616,11 +617,7 @@ async function burst(client: Client, texts: string[]): Promise<LatencyResult> {
 async function main(): Promise<void> {
   // The workers load the workflow code `npm run build` bundled ahead, as production does; a worker
   // would bundle it itself (webpack, seconds of CPU) while that bundle is missing or out of date.
-  if (RUN_LATENCY && !currentWorkflowBundle(projectRoot)) {
-    say('building dist/ first: its workflow bundle is missing or out of date');
-    const b = spawnSync(process.execPath, [join(projectRoot, 'scripts', 'build.js')], { stdio: 'inherit' });
-    if (b.status !== 0) throw new Error(`npm run build failed (exit ${b.status}); the workers need its workflow bundle`);
-  }
+  if (RUN_LATENCY && !currentWorkflowBundle(projectRoot)) buildFirst('its workflow bundle is missing or out of date', say);
   // The detector and the workers as production runs them: esbuild bundles of their entry points, as
   // `npm run build` makes dist/<component>/main.js (here privately, in .sentinel/bench/, two folders
   // below the checkout like dist/'s files, so that their paths resolve the same).

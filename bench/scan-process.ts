@@ -16,6 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { distStatus } from '../bin/dist-state.js';
+import { buildFirst } from './build-first';
 import { loadRules } from '../src/engine/load';
 import { projectRoot, sentinelHome } from '../src/paths';
 import { leak, ordinaryChat, pick, rng, secretValues } from '../test/corpus/generators';
@@ -50,11 +51,7 @@ const bytes = statSync(file).size;
 
 // --- the compiled build ----------------------------------------------------------------------
 const status = distStatus(projectRoot);
-if (!status.current) {
-  say(`building dist/ first (${status.reason})`);
-  const b = spawnSync(process.execPath, [join(projectRoot, 'scripts', 'build.js')], { stdio: 'inherit' });
-  if (b.status !== 0) process.exit(1);
-}
+if (!status.current) buildFirst(status.reason, say);
 const cli = join(projectRoot, 'dist', 'cli', 'main.js');
 
 // --- the processes ---------------------------------------------------------------------------

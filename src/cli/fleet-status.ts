@@ -15,8 +15,9 @@ import { connect, type NatsConnection } from 'nats';
 import type { Config } from '../config';
 import { AUDIT_STREAM, CHAT_STREAM, DEADLETTER_STREAM, DETECTOR_CONSUMER, FACTS_STREAM } from '../nats/streams';
 import { slackDeleteTaskQueue, slackTaskQueue } from '../../contract/activity-types';
+import { routingOf } from '../worker/versioning';
 
-const { TaskQueueType, WorkerDeploymentVersionStatus, VersionDrainageStatus, WorkerVersioningMode, RoutingConfigUpdateState } = proto.temporal.api.enums.v1;
+const { TaskQueueType, WorkerDeploymentVersionStatus, VersionDrainageStatus, WorkerVersioningMode } = proto.temporal.api.enums.v1;
 
 export interface VersionReport {
   buildId: string;
@@ -161,16 +162,12 @@ async function deployments(connection: Connection, config: Config): Promise<Depl
       const info = r.workerDeploymentInfo;
       const routing = info?.routingConfig;
       const ramping = routing?.rampingDeploymentVersion?.buildId;
-      const update = info?.routingConfigUpdateState;
+      const propagation = routingOf(info);
       out.push({
         name,
         current: routing?.currentDeploymentVersion?.buildId || undefined,
         ramping: ramping ? { buildId: ramping, percentage: routing?.rampingVersionPercentage ?? 0 } : undefined,
-        ...(update === RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_IN_PROGRESS
-          ? { routing: 'propagating' as const }
-          : update === RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_COMPLETED
-            ? { routing: 'propagated' as const }
-            : {}),
+        ...(propagation ? { routing: propagation } : {}),
         versions: (info?.versionSummaries ?? []).map((v) => {
           const drainage = drainageName(v.drainageStatus ?? v.drainageInfo?.status);
           return { buildId: v.deploymentVersion?.buildId ?? v.version ?? '?', status: versionStatusName(v.status), ...(drainage ? { drainage } : {}) };

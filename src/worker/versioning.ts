@@ -104,6 +104,18 @@ export const ROUTING_WAIT_MS = 30_000;
 export type RoutingState = 'propagated' | 'pending' | 'unreported';
 
 /**
+ * Whether a deployment's routing (current and ramping version) has reached every one of its task
+ * queues and their partitions, as DescribeWorkerDeployment reports it; undefined when the server
+ * does not say (servers before the field).
+ */
+export function routingOf(info: { routingConfigUpdateState?: number | null } | null | undefined): 'propagating' | 'propagated' | undefined {
+  const state = info?.routingConfigUpdateState;
+  if (state === RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_IN_PROGRESS) return 'propagating';
+  if (state === RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_COMPLETED) return 'propagated';
+  return undefined;
+}
+
+/**
  * Waits until the deployment's routing (its current version) has reached every task queue of the
  * deployment and their partitions. Until then a task queue may still hand new workflows to the
  * version that was current before. `pending` when it has not within `timeoutMs`; `unreported` when
@@ -121,11 +133,11 @@ export async function awaitRouting(
   let told = started;
   for (;;) {
     const info = (await service.describeWorkerDeployment({ namespace: o.namespace, deploymentName: o.deploymentName })).workerDeploymentInfo;
-    const state = info?.routingConfigUpdateState ?? RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_UNSPECIFIED;
-    if (state === RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_UNSPECIFIED) return 'unreported';
+    const routing = routingOf(info);
+    if (routing === undefined) return 'unreported';
     const current = info?.routingConfig?.currentDeploymentVersion?.buildId;
     if (current !== o.buildId) throw new VersioningError(`deployment ${o.deploymentName}: current version is now ${current || '(none)'}, not ${o.buildId} (promoted again meanwhile?)`);
-    if (state === RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_COMPLETED) return 'propagated';
+    if (routing === 'propagated') return 'propagated';
     const now = Date.now();
     if (now >= deadline) return 'pending';
     if (now - told >= 1000) {
