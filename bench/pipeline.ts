@@ -31,7 +31,8 @@ import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { connect, type JetStreamManager, type NatsConnection } from 'nats';
-import { currentWorkflowBundle } from '../bin/dist-state.js';
+import { currentWorkflowBundle, distStatus } from '../bin/dist-state.js';
+import { components } from '../bin/launch.js';
 import { buildFirst } from './build-first';
 import type { IncidentState } from '../contract';
 import { loadConfig } from '../src/config';
@@ -343,7 +344,7 @@ async function drained(count: number, warmUp: number, onFirst?: () => void, time
   }
 }
 
-/** The entry points, bundled for this run (see main()). */
+/** The entry points in dist/ (see main()). */
 const bundles = { detector: '', worker: '', kmsWorker: '' };
 let baseEnv: Record<string, string> = {};
 const THROUGHPUT_QUEUE = 'bench-throughput';
@@ -615,30 +616,14 @@ async function burst(client: Client, texts: string[]): Promise<LatencyResult> {
 
 // --- the run -------------------------------------------------------------------------------------
 async function main(): Promise<void> {
-  // The workers load the workflow code `npm run build` bundled ahead, as production does; a worker
-  // would bundle it itself (webpack, seconds of CPU) while that bundle is missing or out of date.
-  if (RUN_LATENCY && !currentWorkflowBundle(projectRoot)) buildFirst('its workflow bundle is missing or out of date', say);
-  // The detector and the workers as production runs them: esbuild bundles of their entry points, as
-  // `npm run build` makes dist/<component>/main.js (here privately, in .sentinel/bench/, two folders
-  // below the checkout like dist/'s files, so that their paths resolve the same).
-  const outdir = join(projectRoot, '.sentinel', 'bench');
-  const names = { detector: `pipeline-detector-${process.pid}`, worker: `pipeline-worker-${process.pid}`, kmsWorker: `pipeline-kms-worker-${process.pid}` };
-  bundles.detector = join(outdir, `${names.detector}.js`);
-  bundles.worker = join(outdir, `${names.worker}.js`);
-  bundles.kmsWorker = join(outdir, `${names.kmsWorker}.js`);
-  const { build } = await import('esbuild');
-  await build({
-    absWorkingDir: projectRoot,
-    entryPoints: { [names.detector]: 'src/detector/main.ts', [names.worker]: 'src/worker/main.ts', [names.kmsWorker]: 'src/worker/kms-main.ts' },
-    outdir,
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    packages: 'external',
-    define: { SENTINEL_BUNDLED: 'true' },
-    logLevel: 'warning',
-  });
+  // The detector and the workers as production runs them: dist/, built first when it is not
+  // current (the workers load the workflow bundle built there, and carry their packages inside).
+  const status = distStatus(projectRoot);
+  if (!status.current) buildFirst(status.reason, say);
+  else if (RUN_LATENCY && !currentWorkflowBundle(projectRoot)) buildFirst('its workflow bundle is missing or out of date', say);
+  bundles.detector = join(projectRoot, 'dist', `${components.detector}.js`);
+  bundles.worker = join(projectRoot, 'dist', `${components.worker}.js`);
+  bundles.kmsWorker = join(projectRoot, 'dist', `${components['worker:kms']}.js`);
 
   say('starting a private stack on free ports…');
   const ports = await freePorts();

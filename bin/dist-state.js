@@ -7,13 +7,16 @@
  * the entry points and a digest of their contents, and a digest of the workflow bundle's inputs.
  * Current means: the manifest exists and the same files hash to the same digest now. Contents,
  * not modification times: a checkout, a stash or an editor cannot make a stale build look fresh.
+ * The workers carry their installed packages inside (scripts/build.js): the manifest keeps each
+ * one's version, and a package installed at another version since makes the build stale too. A
+ * package no longer installed does not (`npm prune` after the build): its code is in the bundle.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Bump when the manifest's shape or the build's layout changes: an older dist/ is then stale. */
-export const MANIFEST_FORMAT = 1;
+export const MANIFEST_FORMAT = 2;
 
 /** The build script: a change to it (options, layout) makes every earlier build stale. */
 export const BUILD_SCRIPT = 'scripts/build.js';
@@ -103,6 +106,15 @@ export function distStatus(root) {
   const files = m.sources?.files;
   if (!Array.isArray(files) || files.length === 0) return { current: false, reason: 'dist/manifest.json lists no sources' };
   if (digestFiles(root, files) !== m.sources.digest) return { current: false, reason: 'the sources changed since the last build' };
+  for (const [folder, version] of Object.entries(m.packages?.versions ?? {})) {
+    let now;
+    try {
+      now = JSON.parse(readFileSync(join(root, folder, 'package.json'), 'utf8')).version ?? 'none';
+    } catch {
+      continue; // not installed any more: the bundle has its code
+    }
+    if (now !== version) return { current: false, reason: `${folder} is ${now} now, ${version} when dist/ was built` };
+  }
   return { current: true };
 }
 

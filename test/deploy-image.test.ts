@@ -7,9 +7,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CreateKeyCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { connect, type NatsConnection } from 'nats';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -20,6 +21,7 @@ import { SIM_ADMIN_TOKEN, SIM_BOT_TOKEN } from '../src/slack-sim/workspace';
 import { freePort } from '../src/stack/stack';
 import { dockerEnv, dockerStages, type Instruction } from './support/dockerfile';
 import { eventually } from './support/harness';
+import { INCIDENT_RULES } from './support/incident-rules';
 import { testSecrets } from './support/secrets';
 
 const LEAK = 'deploy check: token ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8 do not share';
@@ -129,19 +131,29 @@ describe('the image, built and started natively', () => {
     expect(existsSync(join(root, 'dist', 'workflow-bundle.js'))).toBe(true);
   });
 
-  it('runs a detector and a worker from the build; every metric the dashboard and the alerts use is exported', async () => {
+  it('runs a detector and both workers from the build; every metric the dashboard and the alerts use is exported', async () => {
     const stack = inject('stack');
     nc = await connect({ servers: stack.natsUrl });
     sim = await new SlackSimulator().start();
-    const [detectorOps, workerOps, workerSdk] = [await freePort(), await freePort(), await freePort()];
+    const [detectorOps, workerOps, workerSdk, kmsOps] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const queue = `image-${randomUUID()}`;
     const common = {
       TEMPORAL_ADDRESS: stack.temporalAddress,
       NATS_URL: stack.natsUrl,
-      SENTINEL_TASK_QUEUE: `image-${randomUUID()}`,
+      SENTINEL_TASK_QUEUE: queue,
+      SENTINEL_KMS_TASK_QUEUE: `${queue}-kms`,
+      SENTINEL_CREDENTIALS_TASK_QUEUE: `${queue}-credentials`,
       LOG_LEVEL: 'info',
       ...testSecrets(),
     };
-    const detector = runImage(['detector'], { ...common, SENTINEL_HEALTH_PORT: String(detectorOps) });
+    // The pack's own rules, and the incident suites' kms-auto (a KMS key named in #engineering is revoked at once).
+    const rulesFolder = join(root, 'image-test-rules');
+    cpSync(join(root, 'rules'), rulesFolder, { recursive: true });
+    writeFileSync(join(rulesFolder, 'incident-rules.yaml'), INCIDENT_RULES);
+    const detector = runImage(['detector'], { ...common, SENTINEL_HEALTH_PORT: String(detectorOps), SENTINEL_RULES_DIR: rulesFolder });
+    // The KMS and credential worker, with its packages bundled in (scripts/build.js): it must reach AWS through them.
+    const aws = { AWS_ENDPOINT_URL_KMS: stack.kmsEndpoint, AWS_ENDPOINT_URL_IAM: stack.kmsEndpoint, AWS_ENDPOINT_URL_STS: stack.kmsEndpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1' };
+    const kmsWorker = runImage(['worker:kms'], { ...common, ...aws, SENTINEL_HEALTH_PORT: String(kmsOps) });
     const worker = runImage(['worker'], {
       ...common,
       SENTINEL_HEALTH_PORT: String(workerOps),
@@ -155,8 +167,8 @@ describe('the image, built and started natively', () => {
       const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
       return { status: res.status, body: await res.text() };
     };
-    for (const [p, port] of [[detector, detectorOps], [worker, workerOps]] as const) {
-      await eventually(`${p === detector ? 'the detector' : 'the worker'} (from dist/) to be ready`, async () => {
+    for (const [p, port, name] of [[detector, detectorOps, 'the detector'], [worker, workerOps, 'the worker'], [kmsWorker, kmsOps, 'the KMS worker']] as const) {
+      await eventually(`${name} (from dist/) to be ready`, async () => {
         if (p.child.exitCode !== null) throw new Error(`exited with ${p.child.exitCode}:\n${p.output().slice(-2000)}`);
         return (await get(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200;
       }, 90_000);
@@ -167,6 +179,12 @@ describe('the image, built and started natively', () => {
     const { message, envelope } = sim.postAsUser('U0ALICE01', 'C0GENERAL', LEAK);
     await nc.jetstream().publish(chatSubject('slack', 'T0SENTNL1', 'message'), JSON.stringify(envelope), { msgID: envelope.event_id });
     await eventually('the leak to be deleted', () => sim.workspace.find('C0GENERAL', message.ts) === undefined, 60_000);
+    const kms = new KMSClient({ endpoint: stack.kmsEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const arn = (await kms.send(new CreateKeyCommand({ Description: 'sentinel image key' }))).KeyMetadata!.Arn!;
+    const named = sim.postAsUser('U0BOB0001', 'C0ENGINEE', `rotate ${arn} please`);
+    await nc.jetstream().publish(chatSubject('slack', 'T0SENTNL1', 'message'), JSON.stringify(named.envelope), { msgID: named.envelope.event_id });
+    await eventually('the KMS worker (from dist/) to disable the key', async () => (await kms.send(new DescribeKeyCommand({ KeyId: arn }))).KeyMetadata!.KeyState === 'Disabled', 60_000);
+    kms.destroy();
 
     const scrape = async () => {
       const pages = await Promise.all([`http://127.0.0.1:${detectorOps}/metrics`, `http://127.0.0.1:${workerOps}/metrics`, `http://127.0.0.1:${workerSdk}/metrics`].map((u) => get(u)));

@@ -18,7 +18,6 @@ import { slackDeleteTaskQueue, slackTaskQueue } from '../contract';
 import { SHUTDOWN_GRACE } from '../src/worker/shared-options';
 // @ts-expect-error plain JavaScript, no declarations
 import { ensurePromtool } from '../scripts/test-tools.js';
-// @ts-expect-error plain JavaScript, no declarations
 import { components } from '../bin/launch.js';
 import { dockerEnv, dockerStages } from './support/dockerfile';
 
