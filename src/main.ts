@@ -1,7 +1,7 @@
 /** Shared start-up and shutdown handling of the entry points. */
 import { ConfigError } from './config';
 import { StackError } from './stack/errors';
-import { UnreachableError } from './temporal/client';
+import { UnreachableError } from './unreachable';
 import { NamespaceSetupError } from './temporal/search-attributes';
 
 /** Runs an entry point; known problems print as one clear line and exit 2, anything else exits 1. */

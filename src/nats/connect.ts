@@ -1,7 +1,7 @@
 /** NATS connections from configuration, with an error that names the variable when none can be made. */
 import { connect, type NatsConnection } from 'nats';
 import type { Config } from '../config';
-import { UnreachableError } from '../temporal/client';
+import { UnreachableError } from '../unreachable';
 
 export async function connectNats(cfg: Config['nats'], name: string): Promise<NatsConnection> {
   try {

@@ -1,16 +1,12 @@
 /** Temporal connections from configuration, with errors that say where and what to do. */
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../config';
 import type { EncryptionCodec } from '../crypto/codec';
 import { dataConverterFor } from './data-converter';
+import { UnreachableError } from '../unreachable';
 
-/** A server Sentinel needs could not be reached. */
-export class UnreachableError extends Error {
-  override name = 'UnreachableError';
-}
-
-function unreachable(address: string, err: unknown): UnreachableError {
+/** Temporal at `address` could not be reached: what and where, and what to do. */
+export function unreachable(address: string, err: unknown): UnreachableError {
   return new UnreachableError(
     `cannot reach Temporal at ${address} (TEMPORAL_ADDRESS): ${(err as Error)?.message ?? String(err)}. ` +
       'Start the dev stack with "npm run stack -- up", or point TEMPORAL_ADDRESS at your cluster.',
@@ -38,11 +34,4 @@ export async function connectClient(cfg: Config['temporal'], codec: EncryptionCo
  */
 export function lazyClient(cfg: Config['temporal'], codec: EncryptionCodec): Client {
   return new Client({ connection: Connection.lazy({ address: cfg.address, connectTimeout: 5000 }), namespace: cfg.namespace, dataConverter: dataConverterFor(codec) });
-}
-
-/** The connection a worker polls through. */
-export async function connectWorker(cfg: Config['temporal']): Promise<NativeConnection> {
-  return NativeConnection.connect({ address: cfg.address }).catch((err: unknown) => {
-    throw unreachable(cfg.address, err);
-  });
 }

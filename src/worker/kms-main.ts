@@ -5,7 +5,7 @@
 import { loadConfig } from '../config';
 import { createLogger } from '../log';
 import { runMain } from '../main';
-import { connectWorker } from '../temporal/client';
+import { connectWorker } from '../temporal/worker-connection';
 import { codecFrom } from '../temporal/data-converter';
 import { startOps } from '../ops/health';
 import { runTogether } from './run-together';

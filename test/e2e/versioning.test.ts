@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { IncidentState } from '../../contract';
 import type { FleetReport } from '../../src/cli/fleet-status';
 import { projectRoot } from '../../src/paths';
-import { connectWorker } from '../../src/temporal/client';
+import { connectWorker } from '../../src/temporal/worker-connection';
 import { codecFrom } from '../../src/temporal/data-converter';
 import { bootstrapCurrentVersion } from '../../src/worker/versioning';
 import { createRemediationWorkers } from '../../src/worker/worker';
