@@ -15,7 +15,7 @@ export interface DistManifest {
   sources: { files: string[]; digest: string };
   /** Digest of the workflow bundle's inputs (workflowInputsDigest) when dist/workflow-bundle.js was written. */
   workflowBundle: { digest: string };
-  /** The installed packages bundled into the workers, by folder (`node_modules/…`): their versions when built. */
+  /** The installed packages bundled into the workers and the detector, by folder (`node_modules/…`): their versions when built. */
   packages?: { versions: Record<string, string> };
 }
 export declare function readManifest(root: string): DistManifest | undefined;

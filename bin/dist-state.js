@@ -7,9 +7,10 @@
  * the entry points and a digest of their contents, and a digest of the workflow bundle's inputs.
  * Current means: the manifest exists and the same files hash to the same digest now. Contents,
  * not modification times: a checkout, a stash or an editor cannot make a stale build look fresh.
- * The workers carry their installed packages inside (scripts/build.js): the manifest keeps each
- * one's version, and a package installed at another version since makes the build stale too. A
- * package no longer installed does not (`npm prune` after the build): its code is in the bundle.
+ * The workers and the detector carry their installed packages inside (scripts/build.js): the
+ * manifest keeps each one's version, and a package installed at another version since makes the
+ * build stale too. A package no longer installed does not (`npm prune` after the build): its code
+ * is in the bundle.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';

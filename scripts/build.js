@@ -25,13 +25,14 @@ import { currentWorkflowBundle, digestContents, distDir, distStatus, MANIFEST_FO
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /**
- * Entry points built with their installed packages inside, not left as imports: the workers. Node
- * reads about 850 files of CommonJS for them otherwise (rxjs alone is 226), which was about 0.2 s of
- * each worker's start-up CPU.
+ * Entry points built with their installed packages inside, not left as imports: the workers and the
+ * detector, the processes a fleet runs many of and restarts. Node otherwise reads hundreds of
+ * CommonJS files for them (about 850 for the remediation worker; rxjs alone is 226), which was
+ * about 0.2-0.3 s of each one's start-up CPU.
  */
-const SELF_CONTAINED = ['worker/main', 'worker/kms-main'];
+const SELF_CONTAINED = ['worker/main', 'worker/kms-main', 'detector/main'];
 /**
- * Packages the workers still import from node_modules: native code (the Temporal SDK's core bridge,
+ * Packages the SELF_CONTAINED entry points still import from node_modules: native code (the Temporal SDK's core bridge,
  * re2), and packages that find their own files by `__dirname` (gRPC's channelz and ORCA protos,
  * source-map's wasm).
  */
@@ -60,7 +61,7 @@ const workflowBundle = bundleWorkflows();
 // describes exactly what went into dist/, even while someone edits the sources.
 const { build } = await import('esbuild');
 const loaded = new Map([[BUILD_SCRIPT, readFileSync(join(root, BUILD_SCRIPT))]]);
-/** The installed packages bundled into the workers, by folder (`node_modules/…`), and their versions. */
+/** The installed packages bundled into the SELF_CONTAINED entry points, by folder (`node_modules/…`), and their versions. */
 const bundledPackages = new Map();
 const loaders = { '.ts': 'ts', '.mts': 'ts', '.cts': 'ts', '.js': 'js', '.mjs': 'js', '.cjs': 'js', '.json': 'json' };
 const common = {
@@ -81,7 +82,7 @@ const common = {
   logLevel: 'warning',
 };
 const selfContained = Object.values(components).filter((entry) => SELF_CONTAINED.includes(entry));
-const [result, workers] = await Promise.all([
+const [result, selfContainedResult] = await Promise.all([
   build({
     ...common,
     entryPoints: Object.values(components)
@@ -99,8 +100,8 @@ const [result, workers] = await Promise.all([
     plugins: [workerPackagesPlugin(), sourcesPlugin()],
   }),
 ]);
-for (const [k, v] of Object.entries(workers.metafile.inputs)) result.metafile.inputs[k] = v;
-for (const [k, v] of Object.entries(workers.metafile.outputs)) result.metafile.outputs[k] = v;
+for (const [k, v] of Object.entries(selfContainedResult.metafile.inputs)) result.metafile.inputs[k] = v;
+for (const [k, v] of Object.entries(selfContainedResult.metafile.outputs)) result.metafile.outputs[k] = v;
 
 /** Reads and digests every file esbuild bundles: Sentinel's sources into `loaded`, installed packages' folders into `bundledPackages`. */
 function sourcesPlugin() {
@@ -218,7 +219,7 @@ writeFileSync(manifestPath(root), JSON.stringify(manifest, null, 2) + '\n');
 
 const size = (files) => `${Math.round(files.reduce((n, f) => n + statSync(join(root, f)).size, 0) / 1024)} KiB`;
 const js = outputs.filter((o) => o.endsWith('.js'));
-say(`${Object.keys(components).length} entry points and ${js.length - Object.keys(components).length} shared chunks from ${sources.size - 1} sources and, for the workers, ${bundledPackages.size} installed packages (${size(js)}), workflow bundle (${size([rel(workflowBundlePath(root))])}), in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+say(`${Object.keys(components).length} entry points and ${js.length - Object.keys(components).length} shared chunks from ${sources.size - 1} sources and, for the workers and the detector, ${bundledPackages.size} installed packages (${size(js)}), workflow bundle (${size([rel(workflowBundlePath(root))])}), in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
 /** bundleWorkflowCode into dist/workflow-bundle.js; runs alongside esbuild. */
 async function bundleWorkflows() {
