@@ -2,7 +2,8 @@
  * `npm run bench:pipeline`: the whole pipeline on a private dev stack (Temporal dev server, NATS
  * JetStream, moto on free ports; data under .sentinel/bench/pipeline-<time>/), with the Slack
  * simulator in this process at the dev stack's limits (SIM_DEV_RATE_LIMITS, 50 calls/s per method),
- * the workers and the detector as child processes. One run measures:
+ * the workers and the detector as child processes run from dist/ (built first when it is not
+ * current), as production runs them. One run measures:
  *
  * - throughput, in rounds, each on N events published beforehand (1.1 KB Slack envelopes with a
  *   Nats-Msg-Id, as the bridge publishes them), drained through the detectors' durable consumer:
@@ -847,6 +848,5 @@ try {
 } finally {
   if (nc) await nc.close().catch(() => undefined);
   await cleanup();
-  for (const b of Object.values(bundles)) if (b) rmSync(b, { force: true });
 }
 process.exit(0);

@@ -3,16 +3,19 @@
  * `npm run build` (and `prepare`, so `npm install` / `npm ci` build too): the compiled build in dist/.
  *
  * - Each entry point of bin/launch.js is bundled by esbuild into dist/<folder>/<file>.js (ESM,
- *   Node 20), with the code they share in dist/chunks/. Packages in node_modules stay imports
- *   (re2 is native; the Temporal SDK loads its own files by path), so dist/ holds Sentinel's code
- *   only. Sources import without extensions, which is why a bundler and not plain tsc.
+ *   Node 20), with the code they share in dist/chunks/. Sources import without extensions, which
+ *   is why a bundler and not plain tsc.
+ * - The workers and the detector (SELF_CONTAINED) carry their installed packages inside, all but
+ *   native code and packages that find their own files by path (UNBUNDLED); the other entry points
+ *   import theirs from node_modules.
  * - Every output sits two folders below the checkout, like the sources it came from, so paths made
  *   from import.meta.url (`../../workflows/…`) resolve the same; src/paths.ts is told it is
  *   bundled (SENTINEL_BUNDLED) and goes up one folder more.
  * - The workflow bundle is built ahead into dist/workflow-bundle.js (bundleWorkflowCode with the
  *   failure converter the data converter names), for `workflowBundle: { codePath }`.
  * - dist/manifest.json is written last: the sources that went in and digests of their contents,
- *   which bin/dist-state.js checks before anything runs from dist/.
+ *   and the versions of the packages bundled in, which bin/dist-state.js checks before anything
+ *   runs from dist/.
  *
  * `--if-stale` builds only when dist/ is not current.
  */
@@ -32,9 +35,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
  */
 const SELF_CONTAINED = ['worker/main', 'worker/kms-main', 'detector/main'];
 /**
- * Packages the SELF_CONTAINED entry points still import from node_modules: native code (the Temporal SDK's core bridge,
- * re2), and packages that find their own files by `__dirname` (gRPC's channelz and ORCA protos,
- * source-map's wasm).
+ * Packages the SELF_CONTAINED entry points still import from node_modules: native code (the
+ * Temporal SDK's core bridge, re2), and packages that find their own files by `__dirname` (gRPC's
+ * channelz and ORCA protos, source-map's wasm).
  */
 const UNBUNDLED = ['@temporalio/core-bridge', 're2', '@grpc/grpc-js', 'source-map', '*.node'];
 const dist = distDir(root);
@@ -140,6 +143,7 @@ function packageFolder(path) {
 function rewritePackagePaths(pkg, path, text) {
   const out = text.replace(/require\.resolve\(\s*(['"])(\.{1,2}\/[^'"]+)\1\s*\)/g, (_, _q, spec) => {
     const target = relative(join(root, pkg.folder), join(dirname(path), spec)).split(sep).join('/');
+    if (target.startsWith('..')) throw new Error(`${rel(path)} resolves ${spec} outside its package, which a bundle cannot name: add ${JSON.stringify(pkg.name)} to UNBUNDLED in ${BUILD_SCRIPT}`);
     return `require.resolve(${JSON.stringify(`${pkg.name}/${target}`)})`;
   });
   if (/\b__(?:dirname|filename)\b/.test(out)) throw new Error(`${rel(path)} uses __dirname or __filename, which a bundle cannot keep: add ${JSON.stringify(pkg.name)} to UNBUNDLED in ${BUILD_SCRIPT}`);
