@@ -20,9 +20,9 @@ import { SlackSimulator } from '../src/slack-sim/server';
 import { SIM_ADMIN_TOKEN, SIM_BOT_TOKEN } from '../src/slack-sim/workspace';
 import { freePort } from '../src/stack/stack';
 import { dockerEnv, dockerStages, type Instruction } from './support/dockerfile';
-import { eventually } from './support/harness';
+import { eventually, terminateRunning } from './support/harness';
 import { INCIDENT_RULES } from './support/incident-rules';
-import { testSecrets } from './support/secrets';
+import { testClient, testSecrets } from './support/secrets';
 
 const LEAK = 'deploy check: token ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8 do not share';
 
@@ -100,8 +100,16 @@ describe('the image, built and started natively', () => {
     }
   }, 120_000);
 
+  /** The task queue the image's processes run on. */
+  const queue = `image-${randomUUID()}`;
+
   afterAll(async () => {
     for (const p of procs) await p.stop();
+    // The incidents' offender workflows (per user, not per task queue) would otherwise stay running
+    // on this queue with no worker, and a later suite's signal to the same user would wait there.
+    const client = await testClient();
+    await terminateRunning(client, queue);
+    await client.connection.close();
     await sim?.stop();
     await nc?.drain();
     if (root) rmSync(root, { recursive: true, force: true });
@@ -136,7 +144,6 @@ describe('the image, built and started natively', () => {
     nc = await connect({ servers: stack.natsUrl });
     sim = await new SlackSimulator().start();
     const [detectorOps, workerOps, workerSdk, kmsOps] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    const queue = `image-${randomUUID()}`;
     const common = {
       TEMPORAL_ADDRESS: stack.temporalAddress,
       NATS_URL: stack.natsUrl,
