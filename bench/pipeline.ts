@@ -345,8 +345,12 @@ async function drained(count: number, warmUp: number, onFirst?: () => void, time
   }
 }
 
-/** The entry points in dist/ (see main()). */
-const bundles = { detector: '', worker: '', kmsWorker: '' };
+/** The entry points in dist/, as production runs them (main() builds dist/ first when it is not current). */
+const bundles = {
+  detector: join(projectRoot, 'dist', `${components.detector}.js`),
+  worker: join(projectRoot, 'dist', `${components.worker}.js`),
+  kmsWorker: join(projectRoot, 'dist', `${components['worker:kms']}.js`),
+};
 let baseEnv: Record<string, string> = {};
 const THROUGHPUT_QUEUE = 'bench-throughput';
 const REMEDIATION_QUEUE = 'bench-remediation';
@@ -622,9 +626,6 @@ async function main(): Promise<void> {
   const status = distStatus(projectRoot);
   if (!status.current) buildFirst(status.reason, say);
   else if (RUN_LATENCY && !currentWorkflowBundle(projectRoot)) buildFirst('its workflow bundle is missing or out of date', say);
-  bundles.detector = join(projectRoot, 'dist', `${components.detector}.js`);
-  bundles.worker = join(projectRoot, 'dist', `${components.worker}.js`);
-  bundles.kmsWorker = join(projectRoot, 'dist', `${components['worker:kms']}.js`);
 
   say('starting a private stack on free ports…');
   const ports = await freePorts();

@@ -7,6 +7,7 @@ export declare function workflowBundlePath(root: string): string;
 export declare function digestContents(entries: Iterable<readonly [string, Uint8Array]>): string;
 export declare function digestFiles(root: string, files: readonly string[]): string | undefined;
 export declare function workflowInputsDigest(root: string): string | undefined;
+export declare function installedVersion(root: string, folder: string): string | undefined;
 
 export interface DistManifest {
   format: number;

@@ -49,6 +49,15 @@ export function digestFiles(root, files) {
   return digestContents(entries);
 }
 
+/** The version in an installed package's package.json (`folder` relative to root); undefined when it cannot be read. */
+export function installedVersion(root, folder) {
+  try {
+    return String(JSON.parse(readFileSync(join(root, folder, 'package.json'), 'utf8')).version ?? 'none');
+  } catch {
+    return undefined;
+  }
+}
+
 /** Every file under `dir` (relative to root, `/`-separated), sorted. */
 function listFiles(root, dir) {
   const out = [];
@@ -76,12 +85,8 @@ export function workflowInputsDigest(root) {
   const scope = join(root, 'node_modules', '@temporalio');
   const packages = existsSync(scope) ? readdirSync(scope).sort() : [];
   for (const name of packages) {
-    let version = 'unreadable';
-    try {
-      version = JSON.parse(readFileSync(join(scope, name, 'package.json'), 'utf8')).version;
-    } catch {
-      // a half-installed package: its name still counts, so the digest differs from a good install
-    }
+    // A half-installed package: its name still counts, so the digest differs from a good install.
+    const version = installedVersion(root, join('node_modules', '@temporalio', name)) ?? 'unreadable';
     h.update(`\0@temporalio/${name}@${version}`);
   }
   return h.digest('hex');
@@ -108,12 +113,8 @@ export function distStatus(root) {
   if (!Array.isArray(files) || files.length === 0) return { current: false, reason: 'dist/manifest.json lists no sources' };
   if (digestFiles(root, files) !== m.sources.digest) return { current: false, reason: 'the sources changed since the last build' };
   for (const [folder, version] of Object.entries(m.packages?.versions ?? {})) {
-    let now;
-    try {
-      now = JSON.parse(readFileSync(join(root, folder, 'package.json'), 'utf8')).version ?? 'none';
-    } catch {
-      continue; // not installed any more: the bundle has its code
-    }
+    const now = installedVersion(root, folder);
+    if (now === undefined) continue; // not installed any more: the bundle has its code
     if (now !== version) return { current: false, reason: `${folder} is ${now} now, ${version} when dist/ was built` };
   }
   return { current: true };

@@ -23,7 +23,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync }
 import { dirname, extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { components } from '../bin/launch.js';
-import { currentWorkflowBundle, digestContents, distDir, distStatus, MANIFEST_FORMAT, manifestPath, BUILD_SCRIPT, workflowBundlePath, workflowInputsDigest } from '../bin/dist-state.js';
+import { currentWorkflowBundle, digestContents, distDir, distStatus, installedVersion, MANIFEST_FORMAT, manifestPath, BUILD_SCRIPT, workflowBundlePath, workflowInputsDigest } from '../bin/dist-state.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -120,7 +120,7 @@ function sourcesPlugin() {
           loaded.set(rel(path), contents);
           return { contents, loader };
         }
-        if (!bundledPackages.has(pkg.folder)) bundledPackages.set(pkg.folder, packageVersion(join(root, pkg.folder)));
+        if (!bundledPackages.has(pkg.folder)) bundledPackages.set(pkg.folder, installedVersion(root, pkg.folder) ?? 'unreadable');
         return { contents: rewritePackagePaths(pkg, path, contents.toString('utf8')), loader };
       });
     },
@@ -175,15 +175,6 @@ function workerPackagesPlugin() {
       });
     },
   };
-}
-
-/** An installed package's version, from its package.json ('unreadable' for a half-installed one). */
-function packageVersion(folder) {
-  try {
-    return JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')).version ?? 'none';
-  } catch {
-    return 'unreadable';
-  }
 }
 
 const outputs = Object.keys(result.metafile.outputs).map((o) => rel(join(root, o)));
